@@ -1,0 +1,1 @@
+"""The HTTP service, CLI, storage, queue, auth and web console."""
