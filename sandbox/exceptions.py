@@ -1,8 +1,9 @@
 """Errors the sandbox raises to its callers.
 
-    SandboxError
-    ├── SnippetCompileError   the source does not compile under the sandbox policy
-    └── ExecutorUnavailable   the pre-warmed parent is gone and could not be restarted
+SandboxError
+├── SnippetCompileError   the source does not compile under the sandbox policy
+├── ExecutorUnavailable   the pre-warmed parent is gone and could not be restarted
+└── ExecutorBusy          every slot stayed busy for the allowed wait (back-pressure)
 """
 
 from __future__ import annotations
@@ -27,3 +28,11 @@ class SnippetCompileError(SandboxError):
 
 class ExecutorUnavailable(SandboxError):
     pass
+
+
+class ExecutorBusy(SandboxError):
+    """Every slot stayed busy for the whole allowed wait; retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
