@@ -7,22 +7,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
+
+_DATABASE_FILE = "codehook.db"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CODEHOOK_", extra="ignore")
 
     data_dir: Path = Path("codehook-data")
-    database_url: str | None = None
+    # Defaults to a SQLite file in `data_dir`; kept out of repr because it may carry a password.
+    database_url: str = Field(default="", repr=False)
     redis_url: str | None = None
     master_key: SecretStr | None = None
     hubspot_client_secret: SecretStr | None = None
     hubspot_access_token: SecretStr | None = None
     hubspot_base_url: str = "https://api.hubapi.com"
     public_url: str | None = None
-    # Host a snippet calls -> trusted base URL (scheme://host:port); exempt from the private-address rule.
+    # Host a snippet calls -> trusted base URL (scheme://host:port); exempt from the
+    # private-address rule.
     egress_overrides: dict[str, str] = Field(default_factory=dict)
 
     # Caps on per-snippet limits, and the defaults a snippet gets when it sets none.
@@ -35,6 +40,12 @@ class Settings(BaseSettings):
     egress_max_requests: int = 50
     egress_max_response_bytes: int = 10 * 1024 * 1024
     egress_request_timeout_seconds: float = 10.0
+
+    # Sandbox children running at once, and how long a hook waits for a free one before 503.
+    executor_concurrency: int = Field(default=8, ge=1, le=256)
+    executor_wait_seconds: float = Field(default=5.0, ge=0)
+    # Hook calls admitted at once (running or waiting); more are answered 503 straight away.
+    max_hooks_in_flight: int = Field(default=64, ge=1)
 
     execution_retention_days: int = 30
     # Accept unauthenticated hook calls; for local development only.
@@ -55,11 +66,36 @@ class Settings(BaseSettings):
                 )
         return dict(value)
 
+    @model_validator(mode="after")
+    def _default_database_url(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.sqlite_path}"
+        return self
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The absolute path of the default SQLite database in `data_dir`."""
+        return self.data_dir.resolve() / _DATABASE_FILE
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read settings from `environ` (default: the process environment)."""
+        """Read settings from `environ` only (default: the process environment)."""
         if environ is None:
             return cls()
-        prefix = "CODEHOOK_"
-        values = {k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)}
-        return cls.model_validate(values)
+        # Same parsing as the process environment (case, JSON for complex fields), other source.
+        options: dict[str, Any] = {"_build_sources": ((_MappingEnvSource(cls, environ),), {})}
+        # Passed as **options: mypy only sees the fields in the generated __init__.
+        return cls(**options)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """Reads `CODEHOOK_*` variables from a given mapping instead of `os.environ`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = dict(environ)
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )

@@ -77,10 +77,10 @@ def _execute(
     workdir: str,
     hooks: Any,
 ) -> dict[str, Any]:
-    from sandbox import language, outputs
+    from sandbox import language
 
     limits = Limits(**job["limits"])
-    baseline_kb = _rss_kb()
+    baseline_kb = job["baseline_kb"] = _rss_kb()
     confine.limit_resources(
         memory_bytes=_vm_bytes() + limits.memory_mb * 1024 * 1024 + _RUNTIME_HEADROOM_BYTES,
         cpu_seconds=math.ceil(limits.timeout_seconds) + 1,
@@ -97,8 +97,8 @@ def _execute(
                 "issues": [i.to_dict() for i in exc.issues],
             }
         first = exc.issues[0] if exc.issues else None
-        error = ErrorInfo("CompileError", str(exc), first.line if first else None)
-        return {"status": ExecutionStatus.ERROR.value, "error": error.to_dict()}
+        refused = ErrorInfo("CompileError", str(exc), first.line if first else None)
+        return {"status": ExecutionStatus.ERROR.value, "error": refused.to_dict()}
     if job.get("compile_only"):
         return {"status": ExecutionStatus.SUCCESS.value, "issues": []}
     _preimport(source)
@@ -110,6 +110,20 @@ def _execute(
     random.seed()  # the zygote's state is shared by every fork; each run needs its own
     sink = _LogSink(sock, limits.log_bytes)
     globals_ = language.build_globals(secrets=job.get("secrets") or {}, log=sink.write)
+    return {**_run_main(code, source, job, globals_, limits, hooks), "warnings": warnings}
+
+
+def _run_main(
+    code: types.CodeType,
+    source: str,
+    job: dict[str, Any],
+    globals_: dict[str, Any],
+    limits: Limits,
+    hooks: Any,
+) -> dict[str, Any]:
+    """Call `main(event)` under the in-child deadline and classify how it ended."""
+    from sandbox import language, outputs
+
     specs = outputs.parse_output_fields(job.get("output_types"))
 
     def _on_deadline(signum: int, frame: types.FrameType | None) -> None:
@@ -117,43 +131,37 @@ def _execute(
 
     signal.signal(signal.SIGALRM, _on_deadline)
     started, cpu_started = time.perf_counter(), time.process_time()
-    status, output, error, retry_after = ExecutionStatus.SUCCESS, None, None, None
+    status, output, retry_after = ExecutionStatus.SUCCESS, None, None
+    error: ErrorInfo | None = None
     signal.setitimer(signal.ITIMER_REAL, limits.timeout_seconds)
     try:
         value = language.call_main(code, job["event"], globals_)
         signal.setitimer(signal.ITIMER_REAL, 0)
         output = outputs.normalize_outputs(value, specs, max_bytes=limits.output_bytes)
     except Deadline as exc:
-        status, error = ExecutionStatus.TIMEOUT, language.describe_error(exc, source)
-        error = ErrorInfo("TimeoutError", str(exc), error.line, error.traceback)
+        status, where = ExecutionStatus.TIMEOUT, language.describe_error(exc, source)
+        error = ErrorInfo("TimeoutError", str(exc), where.line, where.traceback)
     except MemoryError as exc:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        status = ExecutionStatus.MEMORY_EXCEEDED
-        error = language.describe_error(exc, source)
-        error = ErrorInfo(
-            "MemoryError",
-            f"execution exceeded its memory limit of {limits.memory_mb} MB",
-            error.line,
-        )
+        status, where = ExecutionStatus.MEMORY_EXCEEDED, language.describe_error(exc, source)
+        message = f"execution exceeded its memory limit of {limits.memory_mb} MB"
+        error = ErrorInfo("MemoryError", message, where.line, where.traceback)
     except outputs.OutputInvalid as exc:
         status, error = ExecutionStatus.OUTPUT_INVALID, ErrorInfo("OutputInvalid", str(exc))
     except BaseException as exc:
         signal.setitimer(signal.ITIMER_REAL, 0)
         status, error = ExecutionStatus.ERROR, language.describe_error(exc, source)
         retry_after = hooks.rate_limit_of(exc) if hooks is not None else None
-    duration_ms = (time.perf_counter() - started) * 1000
-    cpu_ms = (time.process_time() - cpu_started) * 1000
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "status": status.value,
         "output_fields": output,
         "error": error.to_dict() if error else None,
-        "duration_ms": duration_ms,
-        "cpu_ms": cpu_ms,
-        "memory_kb": max(0, usage.ru_maxrss - baseline_kb),
+        "duration_ms": (time.perf_counter() - started) * 1000,
+        "cpu_ms": (time.process_time() - cpu_started) * 1000,
+        "memory_kb": max(0, usage.ru_maxrss - job["baseline_kb"]),
         "rate_limited": retry_after is not None,
         "retry_after_seconds": retry_after,
-        "warnings": warnings,
     }
 
 

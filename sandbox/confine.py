@@ -22,7 +22,9 @@ from typing import Any
 # Imported here, in the zygote: after its uid switch a child may not read the Python install.
 _seccomp: ModuleType | None
 try:
-    import pyseccomp as _seccomp
+    import pyseccomp
+
+    _seccomp = pyseccomp
 except (ImportError, OSError):  # libseccomp missing on this machine
     _seccomp = None
 

@@ -34,7 +34,8 @@ STDLIB_PRELOAD = (
     "json", "re", "datetime", "math", "random", "typing", "logging", "decimal", "statistics",
     "collections", "collections.abc", "itertools", "functools", "string", "uuid", "hashlib",
     "hmac", "base64", "zoneinfo", "calendar", "urllib.parse", "html", "copy", "enum",
-    "dataclasses", "textwrap", "secrets", "time", "fractions", "encodings.idna",
+    "dataclasses", "textwrap", "secrets", "time", "fractions", "threading",
+    "concurrent.futures", "concurrent.futures.thread", "encodings.idna",
     "encodings.punycode", "_strptime", "unicodedata", "stringprep",
 )  # fmt: skip
 LIBRARY_PRELOAD = (

@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from runtime.cli import run
+from runtime.cli import run, serve, token
 
-_COMMANDS = [run]
+_COMMANDS = [serve, run, token]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,5 +12,5 @@ from sandbox import Executor
 @pytest.fixture(scope="session")
 def executor() -> Iterator[Executor]:
     """A started executor; each test's executions are real forks of its zygote."""
-    with Executor(max_concurrency=4, child_hooks=None) as ex:
+    with Executor(max_concurrency=4) as ex:
         yield ex

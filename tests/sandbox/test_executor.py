@@ -31,7 +31,9 @@ def test_hubspot_style_snippet_returns_outputs_and_logs(executor: Executor) -> N
         "    print('checking', email)\n"
         "    return {'outputFields': {'domain': email.split('@')[1], 'has_key': os.getenv('K') is not None}}\n"
     )
-    result = executor.run(code, {"inputFields": {"email": "ada@example.com"}}, secrets={"K": "value-1"})
+    result = executor.run(
+        code, {"inputFields": {"email": "ada@example.com"}}, secrets={"K": "value-1"}
+    )
     assert result.status is ExecutionStatus.SUCCESS, result
     assert result.output_fields == {"domain": "example.com", "has_key": True}
     assert result.logs == "checking ada@example.com\n"
@@ -78,12 +80,16 @@ def test_secret_values_are_redacted_from_logs_errors_and_outputs(executor: Execu
 
 def test_only_granted_secrets_are_visible(executor: Executor) -> None:
     """`os.environ` holds the granted secrets and nothing of the host environment."""
-    code = "import os\ndef main(event):\n    return {'outputFields': {'keys': sorted(os.environ)}}\n"
+    code = (
+        "import os\ndef main(event):\n    return {'outputFields': {'keys': sorted(os.environ)}}\n"
+    )
     result = executor.run(code, {}, secrets={"hstoken": "abcd-1234"})
     assert result.output_fields == {"keys": ["hstoken"]}
 
 
-def test_zygote_environment_is_scrubbed(executor: Executor, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zygote_environment_is_scrubbed(
+    executor: Executor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The pre-warmed parent was started with a clean environment: no service secret reaches it."""
     assert executor._process is not None
     environ = Path(f"/proc/{executor._process.pid}/environ").read_bytes().split(b"\0")
@@ -95,11 +101,7 @@ def test_child_runs_as_unprivileged_uid_in_empty_directory(executor: Executor) -
     """Children drop root: a dedicated uid, and an empty, read-only working directory."""
     if os.geteuid() != 0:
         pytest.skip("uid switching is only done when the service runs as root")
-    code = (
-        "import time\n"
-        "def main(event):\n"
-        "    time.sleep(1.0)\n"
-    )
+    code = "import time\ndef main(event):\n    time.sleep(1.0)\n"
     pids_before = set(os.listdir("/proc"))
     worker = threading.Thread(target=executor.run, args=(code, {}))
     worker.start()
@@ -131,7 +133,7 @@ def test_random_is_reseeded_so_variant_pick_is_uniform(executor: Executor) -> No
 
 def test_busy_executor_refuses_after_bounded_wait() -> None:
     """With every slot taken, a run waits at most `wait_seconds` and then raises ExecutorBusy."""
-    with Executor(max_concurrency=1, child_hooks=None) as small:
+    with Executor(max_concurrency=1) as small:
         sleeper = threading.Thread(
             target=small.run, args=("import time\ndef main(e):\n    time.sleep(1.5)\n", {})
         )
@@ -148,7 +150,7 @@ def test_busy_executor_refuses_after_bounded_wait() -> None:
 
 def test_zygote_killed_is_restarted_on_next_run() -> None:
     """If the pre-warmed parent dies, the next execution starts a new one and succeeds."""
-    with Executor(max_concurrency=1, child_hooks=None) as ex:
+    with Executor(max_concurrency=1) as ex:
         assert_still_serving(ex)
         assert ex._process is not None
         ex._process.kill()

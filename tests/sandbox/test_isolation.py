@@ -113,7 +113,17 @@ ATTACKS = [
         "        started += 1\n",
         Limits(timeout_seconds=5),
         {ExecutionStatus.ERROR, ExecutionStatus.MEMORY_EXCEEDED},
-        "",
+        "thread",
+    ),
+    (
+        "process-pool",
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "def main(event):\n"
+        "    with ProcessPoolExecutor() as pool:\n"
+        "        return pool.submit(len, 'x').result()\n",
+        None,
+        {ExecutionStatus.ERROR},
+        "cannot start processes",
     ),
 ]
 
@@ -160,6 +170,19 @@ def test_logs_written_before_a_timeout_are_kept(executor: Executor) -> None:
     assert result.error is not None and result.error.line == 4
 
 
+def test_thread_pool_runs_work_in_parallel(executor: Executor) -> None:
+    """`ThreadPoolExecutor` works for the parallel-requests idiom."""
+    code = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "def main(event):\n"
+        "    with ThreadPoolExecutor(4) as pool:\n"
+        "        squares = list(pool.map(lambda n: n * n, range(8)))\n"
+        "    return {'outputFields': {'sum': sum(squares)}}\n"
+    )
+    result = executor.run(code, {})
+    assert result.output_fields == {"sum": 140}, result
+
+
 def test_threads_do_not_outlive_the_execution(executor: Executor) -> None:
     """A background thread still running when main returns dies with the child."""
     code = (
@@ -196,7 +219,9 @@ def test_state_does_not_leak_between_executions(executor: Executor) -> None:
 
 def test_secrets_of_one_execution_never_reach_the_next(executor: Executor) -> None:
     """A secret granted to one execution is absent from the following one."""
-    reader = "import os\ndef main(event):\n    return {'outputFields': {'v': os.getenv('ONLY_A')}}\n"
+    reader = (
+        "import os\ndef main(event):\n    return {'outputFields': {'v': os.getenv('ONLY_A')}}\n"
+    )
     granted = executor.run(reader, {}, secrets={"ONLY_A": "value-for-a"})
     assert granted.output_fields == {"v": "[REDACTED:ONLY_A]"}
     other = executor.run(reader, {})

@@ -1,0 +1,1 @@
+"""The HTTP API: routes, their dependencies, request schemas and error responses."""

@@ -1,0 +1,95 @@
+"""What route functions get injected: the app's state, a database session, the caller."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from runtime.auth import Role, TokenInfo, require, verify_bearer
+from runtime.config import Settings
+from sandbox import Executor, Limits
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    executor: Executor
+    # Hook calls admitted (running or waiting for a sandbox slot); beyond the cap, 503 at once.
+    max_in_flight: int
+    _in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self) -> bool:
+        with self._lock:
+            if self._in_flight >= self.max_in_flight:
+                return False
+            self._in_flight += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def limits_for(self, settings: dict[str, object]) -> Limits:
+        """A version's limits, its own overrides capped by the server's settings."""
+        s = self.settings
+        timeout = settings.get("timeoutSeconds") or s.default_timeout_seconds
+        memory = settings.get("memoryMb") or s.default_memory_mb
+        assert isinstance(timeout, int | float) and isinstance(memory, int)
+        return Limits(
+            timeout_seconds=min(float(timeout), s.max_timeout_seconds),
+            memory_mb=min(memory, s.max_memory_mb),
+            log_bytes=s.log_bytes,
+            output_bytes=s.output_bytes,
+        )
+
+    def hook_url(self, request: Request | None, name: str) -> str:
+        base = self.settings.public_url or (str(request.base_url) if request else "")
+        return f"{base.rstrip('/')}/v1/hooks/{name}"
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.codehook
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def caller(request: Request, session: SessionDep) -> TokenInfo | None:
+    return verify_bearer(session, request.headers.get("authorization"))
+
+
+def role(required: Role) -> Callable[..., TokenInfo]:
+    """A dependency that admits callers whose token has at least `required`."""
+
+    def check(token: Annotated[TokenInfo | None, Depends(caller)]) -> TokenInfo:
+        return require(token, required)
+
+    return check
+
+
+Viewer = Annotated[TokenInfo, Depends(role(Role.VIEWER))]
+Editor = Annotated[TokenInfo, Depends(role(Role.EDITOR))]
+Admin = Annotated[TokenInfo, Depends(role(Role.ADMIN))]
+MaybeCaller = Annotated[TokenInfo | None, Depends(caller)]

@@ -1,0 +1,41 @@
+"""`POST /v1/hooks/{snippet}`: what a HubSpot workflow calls for each enrolled record."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+from runtime.api.deps import StateDep
+from runtime.api.schemas import SNIPPET_NAME
+from runtime.hooks.flow import handle_hook
+from runtime.hooks.response import overloaded_response
+from runtime.metrics import HOOK_REJECTED
+
+router = APIRouter(prefix="/v1/hooks", tags=["hooks"])
+
+
+@router.post(
+    "/{name}",
+    responses={
+        200: {"description": "outputFields with hs_execution_state SUCCESS or FAIL_CONTINUE"},
+        401: {"description": "missing or bad signature / hook token"},
+        413: {"description": "body over 1 MiB"},
+        429: {"description": "the snippet hit a CRM rate limit; retry after Retry-After"},
+        503: {"description": "overloaded; retry after Retry-After"},
+    },
+)
+async def call_hook(
+    name: Annotated[str, Path(pattern=SNIPPET_NAME)], request: Request, state: StateDep
+) -> JSONResponse:
+    """Run the snippet's published version for one record (body: HubSpot's action payload)."""
+    if not state.admit():
+        HOOK_REJECTED.inc()
+        status, body, headers = overloaded_response(2)
+        return JSONResponse(body, status_code=status, headers=headers)
+    try:
+        status, body, headers = await handle_hook(state, request, name)
+    finally:
+        state.release()
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -1,0 +1,72 @@
+"""The FastAPI application: wiring of settings, storage, the sandbox and the routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from runtime import logs
+from runtime.api import errors
+from runtime.api.deps import AppState
+from runtime.api.routes import executions, hooks, ops, snippets
+from runtime.config import Settings
+from runtime.db import (
+    create_engine_for,
+    create_session_factory,
+    describe,
+    is_up_to_date,
+    upgrade,
+)
+from sandbox import Executor
+
+log = logging.getLogger("codehook")
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """The app; `migrate=False` when `codehook serve` already upgraded the schema once."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The sandbox zygote starts first, before this process holds any secret.
+        executor = Executor(max_concurrency=settings.executor_concurrency).start()
+        engine = create_engine_for(settings)
+        if migrate:
+            migrated = upgrade(engine)
+            state = "created" if migrated.created else "up to date"
+            log.info("codehook data in %s (schema %s)", describe(engine.url), state)
+        elif not is_up_to_date(engine):
+            raise RuntimeError(f"the database at {describe(engine.url)} needs `codehook migrate`")
+        app.state.codehook = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=create_session_factory(engine),
+            executor=executor,
+            max_in_flight=settings.max_hooks_in_flight,
+        )
+        try:
+            yield
+        finally:
+            executor.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Codehook",
+        version="0.1.0",
+        summary="Runs HubSpot-style Python snippets for CRM workflows, in a sandbox.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.middleware("http")(logs.request_context)
+    for module in (hooks, snippets, executions, ops):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory `codehook serve` hands uvicorn's workers; the schema is already migrated."""
+    logs.configure()
+    return create_app(Settings.from_env(), migrate=False)

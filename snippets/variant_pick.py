@@ -1,0 +1,35 @@
+# Pick one of four email variants, 25 % each.
+#
+# What it does: the workflow enrols a contact, this action picks variant 1, 2, 3 or 4 with
+# equal chance, and the if/then branch after it sends the matching email version.
+#
+# Inputs (Property to include in code):
+#   sticky_key  optional, string - e.g. the contact's email or record ID. When given, the
+#               same contact always gets the same variant (a hash of the key, nothing stored),
+#               so re-enrolling a contact does not switch its email version.
+#
+# Outputs (Data outputs):
+#   variant     number (1-4) - the branch "Variant split" checks "variant is equal to 1/2/3/4"
+#               and sends Email A/B/C/D.
+#
+# Secrets: none.
+
+import hashlib
+import random
+
+VARIANTS = 4
+
+
+def main(event):
+    sticky_key = (event.get("inputFields") or {}).get("sticky_key")
+
+    if sticky_key:
+        # Same key -> same variant; sha256 spreads keys evenly over the four buckets.
+        digest = hashlib.sha256(str(sticky_key).strip().lower().encode("utf-8")).hexdigest()
+        variant = int(digest[:8], 16) % VARIANTS + 1
+        print("variant", variant, "picked from sticky key")
+    else:
+        variant = random.randint(1, VARIANTS)
+        print("variant", variant, "picked at random")
+
+    return {"outputFields": {"variant": variant}}
