@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.hubspot.client import DEFAULT_TIMEOUT_SECONDS
 from hubspot import HubSpot
 from hubspot.automation.actions import (
     BatchInputCallbackCompletionBatchRequest,
     CallbackCompletionBatchRequest,
     CallbackCompletionRequest,
 )
+
+from connectors.hubspot.client import DEFAULT_TIMEOUT_SECONDS
 
 __all__ = ["complete_callback", "complete_callbacks"]
 
