@@ -6,7 +6,9 @@ Runs only in the child; the parent learns everything through frames on `sock`.
 from __future__ import annotations
 
 import ast
+import base64
 import importlib
+import marshal
 import math
 import os
 import random
@@ -89,7 +91,7 @@ def _execute(
     _ipc.send_frame(sock, {"t": "started", "baseline_kb": baseline_kb})
     source: str = job["code"]
     try:
-        code = language.compile_snippet(source)
+        code = _compiled(sock, job, source)
     except SnippetCompileError as exc:
         if job.get("compile_only"):
             return {
@@ -163,6 +165,22 @@ def _run_main(
         "rate_limited": retry_after is not None,
         "retry_after_seconds": retry_after,
     }
+
+
+def _compiled(sock: socket.socket, job: dict[str, Any], source: str) -> types.CodeType:
+    """The snippet's code: the parent's cached compilation, or compiled now and offered for caching."""
+    from sandbox import language
+
+    cached = job.get("compiled")
+    if cached:
+        # The parent caches only frames sent before any snippet code ran (see _exchange.py).
+        code = marshal.loads(base64.b64decode(cached))  # noqa: S302 - trusted, see above
+        if isinstance(code, types.CodeType):
+            return code
+    code = language.compile_snippet(source)
+    # Sent before any snippet code runs: the parent trusts only frames from this phase.
+    _ipc.send_frame(sock, {"t": "compiled", "code": base64.b64encode(marshal.dumps(code)).decode()})
+    return code
 
 
 def _preimport(source: str) -> None:
