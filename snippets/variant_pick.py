@@ -4,9 +4,12 @@
 # equal chance, and the if/then branch after it sends the matching email version.
 #
 # Inputs (Property to include in code):
-#   sticky_key  optional, string - e.g. the contact's email or record ID. When given, the
-#               same contact always gets the same variant (a hash of the key, nothing stored),
-#               so re-enrolling a contact does not switch its email version.
+#   sticky_key  optional, string - e.g. the contact's email or record ID. When given, the same
+#               contact always gets the same variant (a hash of the key, nothing stored), so
+#               re-enrolling a contact does not switch its email version.
+#   experiment  optional, string - e.g. "spring-promo". Mixed into the hash with sticky_key, so
+#               each experiment splits contacts afresh (without it, a contact lands in the same
+#               variant in every workflow that uses this action).
 #
 # Outputs (Data outputs):
 #   variant     number (1-4) - the branch "Variant split" checks "variant is equal to 1/2/3/4"
@@ -21,11 +24,14 @@ VARIANTS = 4
 
 
 def main(event):
-    sticky_key = (event.get("inputFields") or {}).get("sticky_key")
+    inputs = event.get("inputFields") or {}
+    sticky_key = str(inputs.get("sticky_key") or "").strip().lower()
+    experiment = str(inputs.get("experiment") or "").strip().lower()
 
     if sticky_key:
         # Same key -> same variant; sha256 spreads keys evenly over the four buckets.
-        digest = hashlib.sha256(str(sticky_key).strip().lower().encode("utf-8")).hexdigest()
+        seed = experiment + ":" + sticky_key if experiment else sticky_key
+        digest = hashlib.sha256(seed.encode("utf-8")).hexdigest()
         variant = int(digest[:8], 16) % VARIANTS + 1
         print("variant", variant, "picked from sticky key")
     else:

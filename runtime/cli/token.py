@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from runtime.auth import Role, issue_token
+from runtime.cli._store import CliActor
 from runtime.config import Settings
-from runtime.db import create_engine_for, create_session_factory, describe, upgrade
+from runtime.db import audit, create_engine_for, create_session_factory, describe, upgrade
 from runtime.db import tokens as token_store
 
 
@@ -46,6 +47,13 @@ def _create(args: argparse.Namespace) -> int:
     engine = _engine()
     with create_session_factory(engine)() as session:
         info, token = issue_token(session, role=role, name=name)
+        audit.record(
+            session,
+            actor=CliActor.current(),
+            action="token.created",
+            target=str(info.id),
+            details={"name": info.name, "role": role.value},
+        )
     engine.dispose()
     print(f"Created {role.value} token {info.id} ({info.name}). It is shown only this once;")
     print("send it as 'Authorization: Bearer <token>'.")
@@ -71,6 +79,14 @@ def _revoke(args: argparse.Namespace) -> int:
     engine = _engine()
     with create_session_factory(engine)() as session:
         row = token_store.revoke_token(session, token_id=args.id)
+        if row is not None:
+            audit.record(
+                session,
+                actor=CliActor.current(),
+                action="token.revoked",
+                target=str(row.id),
+                details={"name": row.name, "role": row.role},
+            )
     engine.dispose()
     if row is None:
         print(f"codehook token revoke: no token with id {args.id}", file=sys.stderr)

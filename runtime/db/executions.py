@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
+from runtime.db import search
 from runtime.db.engine import begin_write
 from runtime.db.exceptions import InvalidCursor
 from runtime.db.models import Execution, ExecutionStatus, Snippet, utcnow
@@ -171,6 +172,7 @@ def list_executions(
     object_id: str | int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    q: str | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> Page[Execution]:
@@ -187,6 +189,8 @@ def list_executions(
         query = query.where(Execution.created_at >= since)
     if until is not None:
         query = query.where(Execution.created_at < until)
+    if q:
+        query = query.where(search.matches(q))  # in logs and error messages
     if cursor is not None:
         created, last_id = decode_cursor(cursor, [str, str])
         try:

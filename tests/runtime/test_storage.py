@@ -30,6 +30,7 @@ from runtime.db import (
 )
 from runtime.db import executions as ex
 from runtime.db import snippets as sn
+from runtime.db.migrate import head_revision
 from runtime.db.models import Base, Execution, Snippet
 from runtime.db.pagination import Page, encode_cursor
 
@@ -93,8 +94,8 @@ def test_upgrade_reports_a_fresh_database_once(database_url: str) -> None:
     engine = runtime.db.create_engine_for_url(database_url)
     first, second = upgrade(engine), upgrade(engine)
     engine.dispose()
-    assert first.created and first.after == "0001"
-    assert not second.created and second.before == second.after == "0001"
+    assert first.created and first.after == head_revision()
+    assert not second.created and second.before == second.after == head_revision()
 
 
 def test_settings_default_to_sqlite_file_in_data_dir(tmp_path: Path) -> None:

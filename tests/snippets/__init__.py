@@ -1,0 +1,1 @@
+"""Tests of the reference snippets in snippets/, run through the real service."""
