@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from runtime import logs
-from runtime.api import errors
+from runtime.api import errors, guards
 from runtime.api.deps import AppState
-from runtime.api.routes import executions, hooks, ops, snippets
+from runtime.api.routes import audit, executions, hooks, ops, snippets, stats, tokens
+from runtime.api.routes import secrets as secret_routes
 from runtime.config import Settings
 from runtime.db import (
     create_engine_for,
@@ -20,6 +21,8 @@ from runtime.db import (
     is_up_to_date,
     upgrade,
 )
+from runtime.retention import Pruner
+from runtime.secrets import keyring_for
 from sandbox import Executor
 
 log = logging.getLogger("codehook")
@@ -40,16 +43,25 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             log.info("codehook data in %s (schema %s)", describe(engine.url), state)
         elif not is_up_to_date(engine):
             raise RuntimeError(f"the database at {describe(engine.url)} needs `codehook migrate`")
+        sessions = create_session_factory(engine)
+        try:  # a wrong or missing master key stops the start here, with what to do about it
+            keyring = keyring_for(settings, sessions)
+        except Exception:
+            executor.close()
+            raise
         app.state.codehook = AppState(
             settings=settings,
             engine=engine,
-            sessions=create_session_factory(engine),
+            sessions=sessions,
             executor=executor,
             max_in_flight=settings.max_hooks_in_flight,
+            keyring=keyring,
         )
+        pruner = Pruner(sessions, retention_days=settings.execution_retention_days).start()
         try:
             yield
         finally:
+            pruner.stop()
             executor.close()
             engine.dispose()
 
@@ -60,8 +72,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         lifespan=lifespan,
     )
     errors.install(app)
+    app.middleware("http")(guards.refuse_nul_in_url)
     app.middleware("http")(logs.request_context)
-    for module in (hooks, snippets, executions, ops):
+    # stats before executions: /v1/executions/stats is not an execution id.
+    for module in (hooks, snippets, stats, executions, ops, secret_routes, tokens, audit):
         app.include_router(module.router)
     return app
 

@@ -8,7 +8,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 EXECUTIONS = Counter(
     "codehook_executions_total",
-    "Snippet executions by snippet and final status.",
+    "Snippet execution attempts by snippet and outcome (rejected: answered 503, not run).",
     ["snippet", "status"],
     registry=REGISTRY,
 )

@@ -11,8 +11,11 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from runtime.api.errors import ApiError
+from runtime.api.strict_json import loads_strict
 from runtime.auth import Role, TokenInfo, require, verify_bearer
 from runtime.config import Settings
+from runtime.secrets import Keyring
 from sandbox import Executor, Limits
 
 
@@ -24,6 +27,8 @@ class AppState:
     executor: Executor
     # Hook calls admitted (running or waiting for a sandbox slot); beyond the cap, 503 at once.
     max_in_flight: int
+    # The master keys for granted secrets (runtime/secrets); loaded after the sandbox zygote.
+    keyring: Keyring | None = None
     _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -87,6 +92,23 @@ def role(required: Role) -> Callable[..., TokenInfo]:
         return require(token, required)
 
     return check
+
+
+async def json_body(request: Request) -> None:
+    """Refuse a body that is not declared as JSON (415) or is not strict JSON (400)."""
+    has_body = request.headers.get("content-length", "0") != "0" or (
+        "transfer-encoding" in request.headers
+    )
+    if request.method not in ("POST", "PUT", "PATCH") or not has_body:
+        return
+    content_type = request.headers.get("content-type", "application/json")
+    media = content_type.split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(
+            415, "unsupported_media_type", f"request bodies are JSON; got Content-Type {media!r}"
+        )
+    # The parsed body is cached on the request; FastAPI validates the same bytes after this.
+    loads_strict(await request.body())
 
 
 Viewer = Annotated[TokenInfo, Depends(role(Role.VIEWER))]

@@ -13,6 +13,7 @@ from connectors.hubspot import SignatureError
 from runtime.auth import NotAuthenticated, PermissionDenied
 from runtime.db import InvalidCursor, SnippetExists, SnippetNotFound, VersionNotFound
 from runtime.hooks import PayloadError
+from runtime.secrets import InvalidSecret, SecretNotFound, SecretsError, SecretTooLarge
 from sandbox import ExecutorBusy, ExecutorUnavailable
 
 
@@ -63,6 +64,14 @@ def _as_api_error(exc: Exception) -> ApiError:
             return ApiError(409, "conflict", str(exc))
         case InvalidCursor():
             return ApiError(400, "invalid_cursor", str(exc))
+        case SecretTooLarge():
+            return ApiError(413, "too_large", str(exc))
+        case InvalidSecret():
+            return ApiError(422, "invalid", str(exc))
+        case SecretNotFound():
+            return ApiError(404, "not_found", str(exc))
+        case SecretsError():  # SecretUnreadable, MasterKeyError: stored data this key cannot read
+            return ApiError(500, "secret_unreadable", str(exc))
         case ExecutorBusy():
             seconds = str(max(1, round(exc.retry_after)))
             return ApiError(503, "overloaded", str(exc), headers={"Retry-After": seconds})
@@ -119,6 +128,7 @@ def install(app: FastAPI) -> None:
         VersionNotFound,
         SnippetExists,
         InvalidCursor,
+        SecretsError,
         ExecutorBusy,
         ExecutorUnavailable,
     ):

@@ -17,6 +17,8 @@ _HOST = re.compile(
     r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 )
 MAX_CODE_BYTES = 256 * 1024
+# Version numbers are 32-bit integers in the database.
+MAX_VERSION = 2**31 - 1
 
 
 class _Body(BaseModel):
@@ -82,7 +84,7 @@ class SnippetUpdate(SnippetSettings):
 
 
 class Rollback(_Body):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
 
 
 class TestRun(_Body):

@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from runtime.cli import run, serve, token
+from runtime.cli import audit, logs, prune, run, secrets, serve, snippets, token
 
-_COMMANDS = [serve, run, token]
+_COMMANDS = [serve, run, token, snippets, secrets, audit, logs, prune]
 
 
 def build_parser() -> argparse.ArgumentParser:

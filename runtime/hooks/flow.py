@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import hmac
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from connectors.hubspot import SignatureError, has_signature, verify_request
 from runtime.api.errors import ApiError
-from runtime.db import ExecutionStatus, Snippet, SnippetNotFound
+from runtime.api.strict_json import loads_strict
+from runtime.db import Execution, ExecutionStatus, Snippet, SnippetNotFound
 from runtime.db import executions as records
 from runtime.db import snippets as store
+from runtime.hooks.exceptions import PayloadError
 from runtime.hooks.payload import HookEvent, parse_hook_payload
 from runtime.hooks.response import HookResponse, hook_response, overloaded_response
 from runtime.hooks.run import execute
+from runtime.metrics import EXECUTION_SECONDS, EXECUTIONS, HOOK_REJECTED
+from runtime.secrets import granted
 from sandbox import ErrorInfo, ExecutionResult, ExecutorBusy, Redactor
 from sandbox import ExecutionStatus as RunStatus
 
@@ -37,12 +41,10 @@ class _Call:
 async def handle_hook(state: AppState, request: Request, name: str) -> HookResponse:
     """verify → parse → idempotency → load version + secrets → sandbox → record → respond."""
     body = await _read_body(request)
-    with state.sessions() as session:
-        snippet = store.get_snippet(session, name=name)
-        if snippet is None:
-            raise SnippetNotFound(name)
-        _authenticate(state, request, body, snippet)
+    # Database calls run in the thread pool, never on the event loop.
+    await run_in_threadpool(_authenticate, state, request, body, name)
     hook = parse_hook_payload(_decode_json(request, body))
+    _refuse_nul(hook)
     key = hook.callback_id or request.headers.get("idempotency-key") or None
     if key is not None and len(key) > 255:
         raise ApiError(
@@ -57,55 +59,86 @@ def _run(state: AppState, call: _Call) -> HookResponse:
         if snippet is None:
             raise SnippetNotFound(call.snippet_name)
         version = snippet.current
-        secrets: dict[str, str] = {}  # granted secret values arrive with the secrets store
-        redactor = Redactor(secrets)
-        execution, is_new = records.claim_execution(
-            session,
-            snippet=snippet,
-            version=version.number,
-            callback_id=call.hook.callback_id,
-            idempotency_key=call.idempotency_key,
-            object_type=call.hook.object_type,
-            object_id=call.hook.object_id,
-            portal_id=call.hook.portal_id,
-            event=redactor.value(call.hook.event),
-        )
-        if not is_new:
-            if execution.status.is_final:
-                return hook_response(_recorded_result(execution))
-            if not execution.status.is_retryable:
-                return _in_progress()
-            execution, claimed = records.start_new_attempt(
-                session, execution=execution, version=version.number
-            )
-            if not claimed:
-                return _in_progress()
+        secrets = granted(session, version.settings.get("secrets") or [], state.keyring)
+        execution, replay = _claim(session, snippet, version.number, call, Redactor(secrets))
+        if replay is not None:
+            return replay
         try:
             result = execute(state, version, call.hook.event, secrets=secrets)
         except ExecutorBusy as busy:
-            records.finish_execution(
-                session,
-                execution=execution,
-                status=ExecutionStatus.REJECTED,
-                error={"type": "Overloaded", "message": str(busy), "line": None, "traceback": None},
-            )
+            _record_rejected(session, execution, busy)
             return overloaded_response(busy.retry_after)
+        except Exception as exc:
+            # Never leave the claim "running": that would answer every retry "in progress".
+            _record_rejected(session, execution, exc)
+            raise
         response = hook_response(result)
-        records.finish_execution(
-            session,
-            execution=execution,
-            status=ExecutionStatus.RATE_LIMITED
-            if result.rate_limited
-            else ExecutionStatus(result.status.value),
-            hs_execution_state=response.body.get("outputFields", {}).get("hs_execution_state"),
-            output_fields=result.output_fields,
-            logs=result.logs,
-            error=result.error.to_dict() if result.error else None,
-            duration_ms=result.duration_ms,
-            cpu_ms=result.cpu_ms,
-            memory_kb=result.memory_kb,
-        )
+        _record(session, execution, result, response)
         return response
+
+
+def _claim(
+    session: Session, snippet: Snippet, version: int, call: _Call, redactor: Redactor
+) -> tuple[Execution, HookResponse | None]:
+    """Record the call (or find it recorded); a response when it must not run again now."""
+    execution, is_new = records.claim_execution(
+        session,
+        snippet=snippet,
+        version=version,
+        callback_id=call.hook.callback_id,
+        idempotency_key=call.idempotency_key,
+        object_type=call.hook.object_type,
+        object_id=call.hook.object_id,
+        portal_id=call.hook.portal_id,
+        event=redactor.value(call.hook.event),
+    )
+    if is_new:
+        return execution, None
+    if execution.status.is_final:
+        return execution, hook_response(_recorded_result(execution))
+    if not execution.status.is_retryable:
+        return execution, _in_progress()
+    # The last attempt ended in 429/503: HubSpot's retry is a further attempt.
+    execution, claimed = records.start_new_attempt(session, execution=execution, version=version)
+    return execution, None if claimed else _in_progress()
+
+
+def _record(
+    session: Session, execution: Execution, result: ExecutionResult, response: HookResponse
+) -> None:
+    status = (
+        ExecutionStatus.RATE_LIMITED
+        if result.rate_limited
+        else ExecutionStatus(result.status.value)
+    )
+    records.finish_execution(
+        session,
+        execution=execution,
+        status=status,
+        hs_execution_state=response.body.get("outputFields", {}).get("hs_execution_state"),
+        output_fields=result.output_fields,
+        # A snippet may print NUL, which PostgreSQL text cannot hold.
+        logs=result.logs.replace("\x00", "\ufffd"),
+        error=result.error.to_dict() if result.error else None,
+        duration_ms=result.duration_ms,
+        cpu_ms=result.cpu_ms,
+        memory_kb=result.memory_kb,
+    )
+    EXECUTIONS.labels(execution.snippet_name, status.value).inc()
+    EXECUTION_SECONDS.labels(execution.snippet_name).observe(result.duration_ms / 1000)
+
+
+def _record_rejected(session: Session, execution: Execution, cause: Exception) -> None:
+    """A 503 attempt: recorded as not final, so HubSpot's retry runs the snippet."""
+    kind = "Overloaded" if isinstance(cause, ExecutorBusy) else type(cause).__name__
+    records.finish_execution(
+        session,
+        execution=execution,
+        status=ExecutionStatus.REJECTED,
+        error={"type": kind, "message": str(cause), "line": None, "traceback": None},
+    )
+    EXECUTIONS.labels(execution.snippet_name, ExecutionStatus.REJECTED.value).inc()
+    HOOK_REJECTED.inc()
 
 
 async def _read_body(request: Request) -> bytes:
@@ -132,14 +165,26 @@ def _decode_json(request: Request, body: bytes) -> Any:
             "unsupported_media_type",
             f"hook bodies are JSON; got Content-Type {content_type!r}",
         )
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, "bad_json", f"the hook body is not valid JSON: {exc}") from None
+    return loads_strict(body, what="the hook body")
 
 
-def _authenticate(state: AppState, request: Request, body: bytes, snippet: Snippet) -> None:
-    """A HubSpot signature (v3, v2, v1) or the snippet's hook token; else 401."""
+def _refuse_nul(hook: HookEvent) -> None:
+    # These are stored in text columns, and PostgreSQL text cannot hold NUL.
+    for field, value in (
+        ("callbackId", hook.callback_id),
+        ("object.objectId", hook.object_id),
+        ("object.objectType", hook.object_type),
+    ):
+        if value is not None and "\x00" in value:
+            raise PayloadError(f"{field} must not contain NUL characters", field=field)
+
+
+def _authenticate(state: AppState, request: Request, body: bytes, name: str) -> None:
+    """A HubSpot signature (v3, v2, v1) or the snippet's hook token; else 401 (404: no snippet)."""
+    with state.sessions() as session:
+        snippet = store.get_snippet(session, name=name)
+    if snippet is None:
+        raise SnippetNotFound(name)
     token = request.headers.get("x-codehook-token") or request.query_params.get("token")
     if token is not None:
         if hmac.compare_digest(token.encode(), snippet.hook_token.encode()):
@@ -176,7 +221,7 @@ def _public_uri(state: AppState, request: Request) -> str:
     return str(request.url)
 
 
-def _recorded_result(execution: Any) -> ExecutionResult:
+def _recorded_result(execution: Execution) -> ExecutionResult:
     error = execution.error
     return ExecutionResult(
         status=RunStatus(execution.status.value),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from runtime.config import Settings
 from runtime.db import SnippetVersion
+from runtime.secrets import granted
 from sandbox import ErrorInfo, ExecutionResult, ExecutionStatus
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ def execute(
     early = missing_inputs(version.settings, event)
     if early is not None:
         return early
-    return state.executor.run(
+    result = state.executor.run(
         version.code,
         event,
         secrets=secrets,
@@ -64,6 +66,25 @@ def execute(
         egress=egress_for(state.settings, version.settings),
         wait_seconds=state.settings.executor_wait_seconds,
     )
+    return _encodable_error(result)
+
+
+def _encodable_error(result: ExecutionResult) -> ExecutionResult:
+    """The result with error text UTF-8 can carry (an exception message may hold lone surrogates)."""
+    error = result.error
+    if error is None:
+        return result
+    safe = ErrorInfo(
+        type=_utf8(error.type),
+        message=_utf8(error.message),
+        line=error.line,
+        traceback=None if error.traceback is None else _utf8(error.traceback),
+    )
+    return dataclasses.replace(result, error=safe)
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def would_write(
@@ -86,19 +107,29 @@ def would_write(
     }
 
 
-def dry_run(state: AppState, version: SnippetVersion, event: dict[str, Any]) -> dict[str, Any]:
+def dry_run(
+    state: AppState, name: str, version: SnippetVersion, event: dict[str, Any]
+) -> dict[str, Any]:
     """What `POST /v1/snippets/{name}/test` answers: the run, and the write it would make."""
-    result = execute(state, version, event, secrets={})
+    with state.sessions() as session:
+        secrets = granted(session, version.settings.get("secrets") or [], state.keyring)
+    result = execute(state, version, event, secrets=secrets)
+    record = event.get("object") or {}
     return {
-        "snippet": None,
+        "id": None,
+        "snippet": name,
         "version": version.number,
         "status": result.status.value,
+        "callbackId": event.get("callbackId"),
+        "objectType": record.get("objectType"),
+        "objectId": record.get("objectId"),
         "outputFields": result.output_fields,
         "logs": result.logs,
         "error": result.error.to_dict() if result.error else None,
         "durationMs": round(result.duration_ms, 3),
         "cpuMs": round(result.cpu_ms, 3),
         "memoryKb": result.memory_kb,
+        "attempts": 1,
         "rateLimited": result.rate_limited,
         "wouldWrite": would_write(version.settings, event, result),
     }

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from runtime.api.deps import SessionDep, Viewer
 from runtime.api.errors import ApiError
+from runtime.api.routes.audit import PRINTABLE, require_zone
 from runtime.api.schemas import execution_view
 from runtime.db import ExecutionStatus
 from runtime.db import executions as records
@@ -25,17 +26,12 @@ def list_executions(
     objectId: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """Newest first; `since` inclusive, `until` exclusive (ISO 8601)."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise ApiError(
-                422,
-                "invalid",
-                f"{name} needs a time zone (e.g. 2026-01-31T00:00:00Z), got {value.isoformat()!r}",
-            )
+    require_zone(since=since, until=until)
     page = records.list_executions(
         session,
         snippet=snippet,
@@ -43,6 +39,7 @@ def list_executions(
         object_id=objectId,
         since=since,
         until=until,
+        q=q,
         cursor=cursor,
         limit=limit,
     )
@@ -54,7 +51,7 @@ def list_executions(
 
 @router.get("/{execution_id}")
 def show_execution(
-    execution_id: Annotated[str, Query(max_length=26)] | str, session: SessionDep, caller: Viewer
+    execution_id: Annotated[str, Path(max_length=64)], session: SessionDep, caller: Viewer
 ) -> dict[str, Any]:
     execution = records.get_execution(session, execution_id=execution_id)
     if execution is None:

@@ -15,9 +15,36 @@ from runtime.metrics import HOOK_REJECTED
 
 router = APIRouter(prefix="/v1/hooks", tags=["hooks"])
 
+# The body is read raw (signatures cover the exact bytes), so its shape is declared by hand.
+_HUBSPOT_PAYLOAD = {
+    "description": "HubSpot's custom-code action payload, or the record a 'Send a webhook' posts",
+    "type": "object",
+    "properties": {
+        "callbackId": {"type": "string", "minLength": 1, "maxLength": 255},
+        "origin": {"type": "object", "properties": {"portalId": {"type": "integer"}}},
+        "context": {"type": "object"},
+        "object": {
+            "type": "object",
+            "properties": {
+                "objectId": {"type": "integer", "minimum": 0},
+                "objectType": {"type": "string"},
+                "properties": {"type": "object"},
+            },
+        },
+        "inputFields": {"type": "object"},
+        "properties": {"type": "object"},
+    },
+}
+
 
 @router.post(
     "/{name}",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _HUBSPOT_PAYLOAD}},
+        }
+    },
     responses={
         200: {"description": "outputFields with hs_execution_state SUCCESS or FAIL_CONTINUE"},
         401: {"description": "missing or bad signature / hook token"},

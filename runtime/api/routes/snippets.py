@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from runtime.api.deps import Editor, SessionDep, StateDep, Viewer
+from runtime.api.deps import Editor, SessionDep, StateDep, Viewer, json_body
 from runtime.api.errors import ApiError
+from runtime.api.routes.secrets import check_grants, dangling_grants
 from runtime.api.schemas import (
     SNIPPET_NAME,
     Rollback,
@@ -20,12 +21,13 @@ from runtime.api.schemas import (
     version_view,
 )
 from runtime.auth import Role
-from runtime.db import Snippet, SnippetNotFound
+from runtime.db import Snippet, SnippetNotFound, audit
 from runtime.db import snippets as store
+from runtime.hooks import parse_hook_payload
 from runtime.hooks.run import dry_run
 from sandbox import CompileIssue
 
-router = APIRouter(prefix="/v1/snippets", tags=["snippets"])
+router = APIRouter(prefix="/v1/snippets", tags=["snippets"], dependencies=[Depends(json_body)])
 Name = Annotated[str, Path(pattern=SNIPPET_NAME, description="the snippet's name")]
 
 
@@ -41,13 +43,13 @@ def _check(state: StateDep, code: str, settings: dict[str, Any]) -> None:
     issues: list[CompileIssue] = state.executor.check(code, wait_seconds=10)
     if issues:
         first = issues[0]
-        where = f"line {first.line}" + (
-            f", column {first.column}" if first.column is not None else ""
-        )
+        where = "" if first.line is None else f" (line {first.line}"
+        if where and first.column is not None:
+            where += f", column {first.column}"
         raise ApiError(
             422,
             "compile_error",
-            f"the snippet does not compile: {first.message} ({where})"
+            f"the snippet does not compile: {first.message}{where and where + ')'}"
             + (f" and {len(issues) - 1} more problem(s)" if len(issues) > 1 else ""),
             details=[issue.to_dict() for issue in issues],
         )
@@ -76,6 +78,7 @@ def _check(state: StateDep, code: str, settings: dict[str, Any]) -> None:
         raise ApiError(
             422, "invalid", f"writeBack names output fields that are not declared: {unknown}"
         )
+    check_grants(state, settings.get("secrets"))
 
 
 def _view(state: StateDep, request: Request, snippet: Snippet, token_role: Role) -> dict[str, Any]:
@@ -83,7 +86,7 @@ def _view(state: StateDep, request: Request, snippet: Snippet, token_role: Role)
         snippet,
         hook_url=state.hook_url(request, snippet.name),
         show_token=token_role.satisfies(Role.EDITOR),
-    )
+    ) | {"danglingSecrets": dangling_grants(state, snippet.current.settings.get("secrets"))}
 
 
 @router.post("", status_code=201)
@@ -95,6 +98,7 @@ def create_snippet(
     snippet = store.create_snippet(
         session, name=body.name, code=body.code, settings=settings, created_by=caller.name
     )
+    audit.record(session, actor=caller, action="snippet.created", target=snippet.name)
     return _view(state, request, snippet, caller.role)
 
 
@@ -135,9 +139,17 @@ def update_snippet(
     code = body.code if body.code is not None else snippet.current.code
     settings = normalize_settings(body, base=snippet.current.settings)
     _check(state, code, settings)
-    _, created = store.add_version(
+    version, created = store.add_version(
         session, snippet=snippet, code=code, settings=settings, created_by=caller.name
     )
+    if created:
+        audit.record(
+            session,
+            actor=caller,
+            action="snippet.updated",
+            target=name,
+            details={"version": version.number},
+        )
     return {**_view(state, request, _load(session, name), caller.role), "changed": created}
 
 
@@ -147,6 +159,7 @@ def rotate_hook_token(
 ) -> dict[str, Any]:
     snippet = _load(session, name)
     store.rotate_hook_token(session, snippet=snippet)
+    audit.record(session, actor=caller, action="snippet.hook_token_rotated", target=name)
     return _view(state, request, _load(session, name), caller.role)
 
 
@@ -173,9 +186,17 @@ def rollback(
 ) -> dict[str, Any]:
     """Publish a copy of an earlier version as the newest one (history stays linear)."""
     snippet = _load(session, name)
-    _, created = store.rollback(
+    version, created = store.rollback(
         session, snippet=snippet, to_version=body.version, created_by=caller.name
     )
+    if created:
+        audit.record(
+            session,
+            actor=caller,
+            action="snippet.rolled_back",
+            target=name,
+            details={"version": version.number, "from": body.version},
+        )
     return {**_view(state, request, _load(session, name), caller.role), "changed": created}
 
 
@@ -185,12 +206,15 @@ def test_snippet(
 ) -> dict[str, Any]:
     """Dry run of the published version: outputs, logs, error, cost, and the CRM write it would make."""
     snippet = _load(session, name)
-    return dry_run(state, snippet.current, body.event)
+    # The same parsing as a hook call, so a test event is refused where a real call would be.
+    event = parse_hook_payload(body.event).event
+    return dry_run(state, snippet.name, snippet.current, event)
 
 
 @router.delete("/{name}", status_code=204)
 def delete_snippet(name: Name, session: SessionDep, caller: Editor) -> Response:
     store.delete_snippet(session, snippet=_load(session, name))
+    audit.record(session, actor=caller, action="snippet.deleted", target=name)
     return Response(status_code=204)
 
 
