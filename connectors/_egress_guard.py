@@ -76,19 +76,24 @@ class Guard:
     """The egress policy of this process, with its request counter and resolution memory."""
 
     def __init__(self, policy: EgressPolicy, resolve: Resolver) -> None:
-        self.policy = policy
-        self.timeout = policy.request_timeout_seconds
         self._resolve = resolve
-        self._targets = policy.targets()
         self._lock = threading.Lock()
-        self._requests = 0
-        self._allowed_ips: set[IPAddress] = set()
-        self._target_ips: dict[Target, frozenset[IPAddress]] = {}
+        self.configure(policy)
         # Set while a request that an override rewrote is in flight: only then is the
         # target's private address reachable.
         self._active_target: ContextVar[Target | None] = ContextVar(
             "codehook_egress_target", default=None
         )
+
+    def configure(self, policy: EgressPolicy) -> None:
+        """Start enforcing `policy`, with fresh counters and resolution memory."""
+        with self._lock:
+            self.policy = policy
+            self.timeout = policy.request_timeout_seconds
+            self._targets = policy.targets()
+            self._requests = 0
+            self._allowed_ips: set[IPAddress] = set()
+            self._target_ips: dict[Target, frozenset[IPAddress]] = {}
 
     # -- request level -------------------------------------------------------------
 

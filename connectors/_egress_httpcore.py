@@ -110,7 +110,6 @@ class _Prepared:
 
 def install(guard: Guard) -> None:
     """Patch httpcore's sync and async pools and httpx's decoded-body iterators."""
-    cap = guard.policy.max_response_bytes
     real_handle = httpcore.ConnectionPool.handle_request
     real_handle_async = httpcore.AsyncConnectionPool.handle_async_request
     real_iter_bytes = httpx.Response.iter_bytes
@@ -120,7 +119,7 @@ def install(guard: Guard) -> None:
         prepared = _Prepared(guard, self, request)
         with prepared.via(guard):
             response = real_handle(self, prepared.request)
-        response.stream = _CappedStream(response.stream, cap)
+        response.stream = _CappedStream(response.stream, guard.policy.max_response_bytes)
         return response
 
     async def handle_async_request(
@@ -129,11 +128,13 @@ def install(guard: Guard) -> None:
         prepared = _Prepared(guard, self, request)
         with prepared.via(guard):
             response = await real_handle_async(self, prepared.request)
-        response.stream = _CappedStream(response.stream, cap)
+        response.stream = _CappedStream(response.stream, guard.policy.max_response_bytes)
         return response
 
     def too_large(response: httpx.Response) -> HttpxResponseTooLarge:
-        message = f"egress refused: response body is larger than {cap} bytes"
+        message = (
+            f"egress refused: response body is larger than {guard.policy.max_response_bytes} bytes"
+        )
         with contextlib.suppress(RuntimeError):
             return HttpxResponseTooLarge(message, request=response.request)
         return HttpxResponseTooLarge(message)
@@ -142,7 +143,7 @@ def install(guard: Guard) -> None:
         seen = 0
         for chunk in real_iter_bytes(self, chunk_size):
             seen += len(chunk)
-            if seen > cap:
+            if seen > guard.policy.max_response_bytes:
                 raise too_large(self)
             yield chunk
 
@@ -152,7 +153,7 @@ def install(guard: Guard) -> None:
         seen = 0
         async for chunk in real_aiter_bytes(self, chunk_size):
             seen += len(chunk)
-            if seen > cap:
+            if seen > guard.policy.max_response_bytes:
                 raise too_large(self)
             yield chunk
 

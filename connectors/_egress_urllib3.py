@@ -72,7 +72,6 @@ def install(guard: Guard) -> None:
     real_read1 = HTTPResponse.read1
     real_read_chunked = HTTPResponse.read_chunked
     real_is_retry = Retry.is_retry
-    cap = guard.policy.max_response_bytes
 
     override_pools: weakref.WeakKeyDictionary[HTTPConnectionPool, Target] = (
         weakref.WeakKeyDictionary()
@@ -133,11 +132,13 @@ def install(guard: Guard) -> None:
     def account(response: HTTPResponse, size: int) -> None:
         total = body_sizes.get(response, 0) + size
         body_sizes[response] = total
-        if total > cap:
+        if total > guard.policy.max_response_bytes:
             with contextlib.suppress(Exception):
                 response.close()
             error = ResponseTooLarge if inside_urlopen.get() else StreamedResponseTooLarge
-            raise error(f"egress refused: response body is larger than {cap} bytes")
+            raise error(
+                f"egress refused: response body is larger than {guard.policy.max_response_bytes} bytes"
+            )
 
     def read(
         self: HTTPResponse,

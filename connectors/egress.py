@@ -27,25 +27,39 @@ from connectors._egress_errors import EgressRefused
 from connectors._egress_guard import Guard
 from connectors._egress_policy import EgressPolicy
 
-__all__ = ["EgressPolicy", "EgressRefused", "install_in_child", "rate_limit_of"]
+__all__ = ["EgressPolicy", "EgressRefused", "install_in_child", "prepare", "rate_limit_of"]
 
-_installed: list[Guard] = []
+_hooked: list[Guard] = []  # the guard the hooks consult, once they are in place
+_configured: list[EgressPolicy] = []
 
 
-def install_in_child(policy: EgressPolicy) -> None:
-    """Enforce `policy` on all HTTP this process makes from now on; once per process, for good."""
-    if _installed:
-        raise RuntimeError("egress hooks are already installed in this process")
+def prepare() -> None:
+    """Put the hooks in place ahead of time (in the sandbox zygote), refusing all egress.
+
+    Each forked child then only sets its own policy with `install_in_child`, instead of
+    patching three libraries on every execution.
+    """
+    if _hooked:
+        return
     found = str(getattr(urllib3, "__version__", "unknown"))
     if not found.startswith("2."):
         raise RuntimeError(f"egress hooks need urllib3 2.x, found {found}")
     import encodings.idna  # noqa: F401 - imported lazily by Unicode hosts; load it while we can
 
-    guard = Guard(policy, socket.getaddrinfo)
-    _installed.append(guard)
+    guard = Guard(EgressPolicy(allowed_hosts=()), socket.getaddrinfo)
+    _hooked.append(guard)
     _egress_socket.install(guard)
     _egress_urllib3.install(guard)
     _egress_httpcore.install(guard)
+
+
+def install_in_child(policy: EgressPolicy) -> None:
+    """Enforce `policy` on all HTTP this process makes from now on; once per process, for good."""
+    if _configured:
+        raise RuntimeError("egress hooks are already installed in this process")
+    prepare()
+    _configured.append(policy)
+    _hooked[0].configure(policy)
 
 
 def rate_limit_of(exc: BaseException) -> float | None:

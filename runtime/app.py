@@ -72,8 +72,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         lifespan=lifespan,
     )
     errors.install(app)
-    app.middleware("http")(guards.refuse_nul_in_url)
-    app.middleware("http")(logs.request_context)
+    # Added last runs first: every request gets its id before anything can refuse it.
+    app.add_middleware(guards.RefuseNulInUrl)
+    app.add_middleware(logs.RequestContext)
     # stats before executions: /v1/executions/stats is not an execution id.
     for module in (hooks, snippets, stats, executions, ops, secret_routes, tokens, audit):
         app.include_router(module.router)

@@ -8,10 +8,8 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.metrics import HTTP_RESPONSES
 
@@ -48,30 +46,47 @@ def configure(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = name != "uvicorn.access"
 
 
-async def request_context(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Give each request an id (or take the caller's X-Request-Id) and log its outcome."""
-    rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-    token = request_id.set(rid)
-    started = time.perf_counter()
-    try:
-        response = await call_next(request)
-    finally:
-        request_id.reset(token)
-    route = request.scope.get("route")
-    path = getattr(route, "path", "unmatched")
-    HTTP_RESPONSES.labels(path, str(response.status_code)).inc()
-    response.headers["X-Request-Id"] = rid
-    logging.getLogger("codehook.http").info(
-        "%s %s %s",
-        request.method,
-        request.url.path,
-        response.status_code,
-        extra={
-            "requestId": rid,
-            "status": response.status_code,
-            "durationMs": round((time.perf_counter() - started) * 1000, 2),
-        },
-    )
-    return response
+class RequestContext:
+    """Give each request an id (or take the caller's X-Request-Id), count and log its outcome.
+
+    Plain ASGI middleware: Starlette's BaseHTTPMiddleware costs a task and a stream per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_RESPONSES.labels(route, str(status)).inc()
+            logging.getLogger("codehook.http").info(
+                "%s %s %s",
+                scope.get("method"),
+                scope.get("path"),
+                status,
+                extra={
+                    "requestId": rid,
+                    "status": status,
+                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id.reset(token)

@@ -11,7 +11,6 @@ import importlib
 import marshal
 import math
 import os
-import random
 import resource
 import signal
 import socket
@@ -109,7 +108,6 @@ def _execute(
     warnings = confine.drop_privileges(
         uid=uid, gid=gid, workdir=workdir, max_threads=job.get("max_threads", 32)
     )
-    random.seed()  # the zygote's state is shared by every fork; each run needs its own
     sink = _LogSink(sock, limits.log_bytes)
     globals_ = language.build_globals(secrets=job.get("secrets") or {}, log=sink.write)
     return {**_run_main(code, source, job, globals_, limits, hooks), "warnings": warnings}

@@ -135,6 +135,10 @@ class Executor:
 
     def _stop_zygote(self) -> None:
         if self._ctrl is not None:
+            # shutdown() wakes the reader thread blocked in recv(); close() alone would not,
+            # and the zygote would never see the end of its control channel.
+            with contextlib.suppress(OSError):
+                self._ctrl.shutdown(socket.SHUT_RDWR)
             self._ctrl.close()
             self._ctrl = None
         if self._process is not None:

@@ -107,6 +107,9 @@ class Zygote:
         self.ctrl = ctrl
         self.uid_base: int | None = config.get("uid_base")
         self.hooks = importlib.import_module(config["hooks"]) if config.get("hooks") else None
+        if self.hooks is not None and hasattr(self.hooks, "prepare"):
+            # Hooks patched once here, closed until each child sets its own policy.
+            self.hooks.prepare()
         self.workdir = tempfile.mkdtemp(prefix="codehook-sandbox-")
         os.chmod(self.workdir, 0o555)  # noqa: S103 - empty and read-only: the child's cwd
         self.children: dict[int, int] = {}  # pid -> execution id

@@ -1,25 +1,30 @@
-"""Refusals that apply to every request before routing."""
+"""Refusals that apply to every request before routing (plain ASGI: no per-request task)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from urllib.parse import unquote_to_bytes
 
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.api.errors import ApiError, error_response
 
-__all__ = ["refuse_nul_in_url"]
+__all__ = ["RefuseNulInUrl"]
 
 
-async def refuse_nul_in_url(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
+class RefuseNulInUrl:
     """400 for a NUL character in the path or query: no name, id or filter holds one, and
     PostgreSQL text cannot even be compared with one."""
-    query = request.query_params.multi_items()
-    if "\x00" in request.url.path or any("\x00" in k or "\x00" in v for k, v in query):
-        return error_response(
-            ApiError(400, "bad_request", "the URL contains a NUL character (%00); remove it")
-        )
-    return await call_next(request)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" "))
+            if "\x00" in scope.get("path", "") or b"\x00" in query:
+                error = ApiError(
+                    400, "bad_request", "the URL contains a NUL character (%00); remove it"
+                )
+                await error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from runtime.config import Settings
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Connection execution option: this transaction will write (SQLite: BEGIN IMMEDIATE).
 WRITE_INTENT = "codehook_write_intent"
+
+_HOLDS_WRITER = "codehook_holds_writer_lock"
 
 
 def create_engine_for(settings: Settings) -> Engine:
@@ -72,13 +76,45 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # SQLite's busy handler sleeps in steps of up to 100 ms, so writers queueing on
+    # busy_timeout wake late; writers of this process queue on a lock instead, which hands
+    # over at once. busy_timeout still arbitrates between processes.
+    writer = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # In WAL mode a deferred transaction that reads and then writes fails at once with
         # SQLITE_BUSY (busy_timeout does not apply) when another writer committed in between.
-        # Writers therefore take the lock up front and queue on busy_timeout; readers stay
-        # deferred so they never wait for, nor block, a writer.
+        # Writers therefore take the lock up front; readers stay deferred so they never wait
+        # for, nor block, a writer.
         immediate = connection.get_execution_options().get(WRITE_INTENT, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if immediate:
+            if not writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+                raise sqlite3.OperationalError("database is locked: a writer held it too long")
+            connection.info[_HOLDS_WRITER] = True
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                _release(connection.info)
+                raise
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    def _release(info: dict[Any, Any]) -> None:
+        if info.pop(_HOLDS_WRITER, False):
+            writer.release()
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: Any) -> None:
+        _release(connection.info)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: Any) -> None:
+        _release(connection.info)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection returned to the pool mid-transaction is rolled back by the pool.
+        _release(record.info)
 
     return engine

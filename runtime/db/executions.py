@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
@@ -88,12 +88,15 @@ def start_new_attempt(
     execution: Execution,
     version: int | None = None,
     status: ExecutionStatus = ExecutionStatus.RUNNING,
+    abandoned_before: datetime | None = None,
     now: datetime | None = None,
 ) -> tuple[Execution, bool]:
     """Begin a further attempt of an execution whose last attempt was not final (429/503).
 
-    Returns `(execution, False)`, unchanged, when the execution is not retryable, e.g.
-    because a concurrent call started the new attempt first.
+    With `abandoned_before`, an attempt still `running` that started before it counts as
+    abandoned (its process died) and may be taken over too. Returns `(execution, False)`,
+    unchanged, when the execution is not retryable, e.g. because a concurrent call started
+    the new attempt first.
     """
     now = now or utcnow()
     begin_write(session)
@@ -108,7 +111,7 @@ def start_new_attempt(
         changes["version"] = version
     claimed = session.execute(
         update(Execution)
-        .where(Execution.id == execution.id, Execution.status.in_(_RETRYABLE))
+        .where(Execution.id == execution.id, _retryable(abandoned_before))
         .values(changes)
         .returning(Execution.attempts)
     ).scalar_one_or_none()
@@ -213,6 +216,16 @@ def purge_executions(session: Session, *, older_than: datetime) -> int:
     result = session.execute(delete(Execution).where(Execution.created_at < older_than))
     session.commit()
     return cast(CursorResult[Any], result).rowcount
+
+
+def _retryable(abandoned_before: datetime | None) -> ColumnElement[bool]:
+    retryable = Execution.status.in_(_RETRYABLE)
+    if abandoned_before is None:
+        return retryable
+    abandoned = (Execution.status == ExecutionStatus.RUNNING) & (
+        Execution.started_at < abandoned_before
+    )
+    return or_(retryable, abandoned)
 
 
 def _insert_or_ignore(session: Session, values: dict[str, Any]) -> ReturningInsert[tuple[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from runtime.api.strict_json import loads_strict
 from runtime.db import Execution, ExecutionStatus, Snippet, SnippetNotFound
 from runtime.db import executions as records
 from runtime.db import snippets as store
+from runtime.db.models import utcnow
 from runtime.hooks.exceptions import PayloadError
 from runtime.hooks.payload import HookEvent, parse_hook_payload
 from runtime.hooks.response import HookResponse, hook_response, overloaded_response
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from runtime.api.deps import AppState
 
 MAX_BODY_BYTES = 1024 * 1024
+# A "running" attempt older than the longest possible run plus this is taken to be abandoned.
+ABANDONED_AFTER_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -39,32 +43,27 @@ class _Call:
 
 
 async def handle_hook(state: AppState, request: Request, name: str) -> HookResponse:
-    """verify → parse → idempotency → load version + secrets → sandbox → record → respond."""
+    """Read the body on the event loop; everything else (database, sandbox) in the thread pool."""
     body = await _read_body(request)
-    # Database calls run in the thread pool, never on the event loop.
-    await run_in_threadpool(_authenticate, state, request, body, name)
-    hook = parse_hook_payload(_decode_json(request, body))
-    _refuse_nul(hook)
-    key = hook.callback_id or request.headers.get("idempotency-key") or None
-    if key is not None and len(key) > 255:
-        raise ApiError(
-            422, "invalid", f"Idempotency-Key must be at most 255 characters, got {len(key)}"
-        )
-    return await run_in_threadpool(_run, state, _Call(name, hook, key))
+    return await run_in_threadpool(_handle, state, request, body, name)
 
 
-def _run(state: AppState, call: _Call) -> HookResponse:
+def _handle(state: AppState, request: Request, body: bytes, name: str) -> HookResponse:
+    """verify → parse → idempotency → load version + secrets → sandbox → record → respond."""
     with state.sessions() as session:
-        snippet = store.get_snippet(session, name=call.snippet_name)
+        snippet = store.get_snippet(session, name=name)
         if snippet is None:
-            raise SnippetNotFound(call.snippet_name)
+            raise SnippetNotFound(name)
+        _authenticate(state, request, body, snippet)
+        hook = parse_hook_payload(_decode_json(request, body))
+        call = _Call(name, hook, _idempotency_key(hook, request))
         version = snippet.current
         secrets = granted(session, version.settings.get("secrets") or [], state.keyring)
-        execution, replay = _claim(session, snippet, version.number, call, Redactor(secrets))
+        execution, replay = _claim(state, session, snippet, version.number, call, Redactor(secrets))
         if replay is not None:
             return replay
         try:
-            result = execute(state, version, call.hook.event, secrets=secrets)
+            result = execute(state, version, hook.event, secrets=secrets)
         except ExecutorBusy as busy:
             _record_rejected(session, execution, busy)
             return overloaded_response(busy.retry_after)
@@ -77,8 +76,23 @@ def _run(state: AppState, call: _Call) -> HookResponse:
         return response
 
 
+def _idempotency_key(hook: HookEvent, request: Request) -> str | None:
+    _refuse_nul(hook)
+    key = hook.callback_id or request.headers.get("idempotency-key") or None
+    if key is not None and len(key) > 255:
+        raise ApiError(
+            422, "invalid", f"Idempotency-Key must be at most 255 characters, got {len(key)}"
+        )
+    return key
+
+
 def _claim(
-    session: Session, snippet: Snippet, version: int, call: _Call, redactor: Redactor
+    state: AppState,
+    session: Session,
+    snippet: Snippet,
+    version: int,
+    call: _Call,
+    redactor: Redactor,
 ) -> tuple[Execution, HookResponse | None]:
     """Record the call (or find it recorded); a response when it must not run again now."""
     execution, is_new = records.claim_execution(
@@ -96,10 +110,12 @@ def _claim(
         return execution, None
     if execution.status.is_final:
         return execution, hook_response(_recorded_result(execution))
-    if not execution.status.is_retryable:
-        return execution, _in_progress()
-    # The last attempt ended in 429/503: HubSpot's retry is a further attempt.
-    execution, claimed = records.start_new_attempt(session, execution=execution, version=version)
+    # The last attempt ended in 429/503, or its process died mid-run (still "running" long
+    # after any run could last): HubSpot's retry is a further attempt.
+    longest = timedelta(seconds=state.settings.max_timeout_seconds + ABANDONED_AFTER_SECONDS)
+    execution, claimed = records.start_new_attempt(
+        session, execution=execution, version=version, abandoned_before=utcnow() - longest
+    )
     return execution, None if claimed else _in_progress()
 
 
@@ -179,12 +195,8 @@ def _refuse_nul(hook: HookEvent) -> None:
             raise PayloadError(f"{field} must not contain NUL characters", field=field)
 
 
-def _authenticate(state: AppState, request: Request, body: bytes, name: str) -> None:
-    """A HubSpot signature (v3, v2, v1) or the snippet's hook token; else 401 (404: no snippet)."""
-    with state.sessions() as session:
-        snippet = store.get_snippet(session, name=name)
-    if snippet is None:
-        raise SnippetNotFound(name)
+def _authenticate(state: AppState, request: Request, body: bytes, snippet: Snippet) -> None:
+    """A HubSpot signature (v3, v2, v1) or the snippet's hook token; else 401."""
     token = request.headers.get("x-codehook-token") or request.query_params.get("token")
     if token is not None:
         if hmac.compare_digest(token.encode(), snippet.hook_token.encode()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import socket
 import time
 from typing import Any
@@ -333,5 +334,27 @@ def test_public_surface_is_pinned() -> None:
         "EgressPolicy",
         "EgressRefused",
         "install_in_child",
+        "prepare",
         "rate_limit_of",
     ]
+
+
+def test_prepared_hooks_refuse_all_egress_until_a_policy_is_set(public: Server) -> None:
+    """After `prepare()` (the zygote's step) and before a child's policy, nothing gets out."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def main() -> None:
+        egress.prepare()
+        try:
+            requests.get(public.url("/crm/v3/objects/contacts/1"), timeout=5)
+            send.send("reached")
+        except requests.exceptions.RequestException as exc:
+            send.send(str(exc))
+
+    process = context.Process(target=main)
+    process.start()
+    assert receive.poll(30)
+    message = receive.recv()
+    process.join(10)
+    assert "egress refused" in message, message

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from hubspot.utils.signature import Signature
 
 from runtime.auth import Role
+from runtime.db import create_engine_for_url, create_session_factory
+from runtime.db import executions as records
+from runtime.db import snippets as store
+from runtime.db.models import utcnow
 from tests.fakes.hubspot import FakeHubSpot, Scripted
 from tests.runtime.live import (
     CLIENT_SECRET,
@@ -423,3 +428,42 @@ def test_unauthenticated_hooks_need_the_development_flag(make_server: ServerFact
     response = server.call_hook("open", action_payload(email="dev@example.com"))
 
     assert response.json()["outputFields"]["greeting"] == "hello dev@example.com"
+
+
+def test_attempt_abandoned_by_a_dead_process_is_run_again(server: LiveServer) -> None:
+    """An execution left "running" long past any run's limit is taken over by HubSpot's retry."""
+    server.create_snippet("orphan", GREET)
+    engine = create_engine_for_url(server.settings.database_url)
+    with create_session_factory(engine)() as session:
+        snippet = store.get_snippet(session, name="orphan")
+        assert snippet is not None
+        long_ago = utcnow() - timedelta(hours=1)
+        records.claim_execution(session, snippet=snippet, callback_id="ap-orphan", now=long_ago)
+    engine.dispose()
+
+    response = server.call_hook(
+        "orphan", action_payload("ap-orphan", email="ada@example.com"), signed=True
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["outputFields"]["hs_execution_state"] == "SUCCESS"
+    (listed,) = _executions(server, "orphan")
+    record = _execution(server, listed["id"])
+    assert record["attempts"] == 2 and record["status"] == "success"
+
+
+def test_recent_running_attempt_answers_in_progress(shared_server: LiveServer) -> None:
+    """A call whose first attempt is still running gets 503 in_progress, not a second run."""
+    shared_server.create_snippet("busy-one", GREET)
+    engine = create_engine_for_url(shared_server.settings.database_url)
+    with create_session_factory(engine)() as session:
+        snippet = store.get_snippet(session, name="busy-one")
+        assert snippet is not None
+        records.claim_execution(session, snippet=snippet, callback_id="ap-running")
+    engine.dispose()
+
+    response = shared_server.call_hook("busy-one", action_payload("ap-running"), signed=True)
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "in_progress"
+    assert response.headers["Retry-After"] == "2"
