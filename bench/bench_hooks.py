@@ -51,6 +51,7 @@ class Round:
     samples: list[Sample]
     warmup: float
     recorded: str = "n/a (nothing recorded)"
+    cpu: str = "n/a"
     measured: list[Sample] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -80,7 +81,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(command: list[str], env: dict[str, str], log: Path, base: str) -> Iterator[None]:
+def server(
+    command: list[str], env: dict[str, str], log: Path, base: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start `command`, wait for `/readyz`; stop it with SIGTERM afterwards."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -97,7 +100,7 @@ def server(command: list[str], env: dict[str, str], log: Path, base: str) -> Ite
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        yield
+        yield process
     finally:
         process.terminate()
         try:
@@ -105,6 +108,21 @@ def server(command: list[str], env: dict[str, str], log: Path, base: str) -> Ite
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _cpu_seconds(pid: int, *, with_children: bool) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = [int(f) for f in fields[11:15]]  # utime, stime, cutime, cstime
+    return sum(ticks if with_children else ticks[:2]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(server_pid: int) -> tuple[float, float]:
+    """CPU seconds so far of the service process, and of its sandbox zygote with reaped children."""
+    children: list[int] = []
+    for task in Path(f"/proc/{server_pid}/task").iterdir():
+        children += [int(pid) for pid in (task / "children").read_text().split()]
+    sandbox = sum(_cpu_seconds(pid, with_children=True) for pid in children)
+    return _cpu_seconds(server_pid, with_children=False), sandbox
 
 
 def recorded_check(base: str, token: str, samples: list[Sample]) -> str:
@@ -149,14 +167,19 @@ def codehook_round(args: argparse.Namespace, name: str, database_url: str = "") 
         cli = [sys.executable, "-m", "runtime.cli"]
         serve = [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)]
         log = Path(tempfile.gettempdir()) / f"codehook-bench-{name.lower()}.log"
-        with server([*serve, "--workers", str(args.workers)], env, log, base):
+        with server([*serve, "--workers", str(args.workers)], env, log, base) as process:
             create = [*cli, "token", "create", "--role", "admin", "--name", "bench"]
             done = subprocess.run(create, env=env, capture_output=True, text=True, check=True)
             token = done.stdout.strip().splitlines()[-1]
             snippet = {"name": SNIPPET, "code": TRIVIAL}
             auth = {"Authorization": f"Bearer {token}"}
             httpx.post(f"{base}/v1/snippets", json=snippet, headers=auth).raise_for_status()
+            before = cpu_split(process.pid)
             result = load(args, name, base, client_secret)
+            after = cpu_split(process.pid)
+            calls = max(1, len(result.samples))
+            service, sandbox = ((a - b) * 1000 / calls for a, b in zip(after, before, strict=True))
+            result.cpu = f"service {service:.1f} + sandbox {sandbox:.1f}"
             result.recorded = recorded_check(base, token, result.samples)
     return result
 
@@ -251,6 +274,7 @@ def print_table(rounds: list[Round]) -> None:
         counts = [str(Counter(s.outcome for s in r.measured)[outcome]) for r in rounds]
         rows.append((f"  status {outcome}", "", counts))
     rows.append(("executions recorded", "all 200s", [r.recorded for r in rounds]))
+    rows.append(("CPU ms per call", "", [r.cpu for r in rounds]))
     if ceiling is not None and ceiling.rate:
         ratios = [f"{r.rate / ceiling.rate:.1%}" for r in rounds]
         rows.append(("throughput / ceiling", "", ratios))

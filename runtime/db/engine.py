@@ -31,7 +31,7 @@ def create_engine_for_url(url: str | URL) -> Engine:
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 20, "max_overflow": 20}
     return create_engine(url, **options)
 
 
@@ -62,7 +62,11 @@ def describe(url: str | URL) -> str:
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+    # Enough pooled connections for every thread-pool worker: connections made past the pool
+    # are closed on return, and each new one repeats the PRAGMA set-up below.
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False}, pool_size=40, max_overflow=10
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
