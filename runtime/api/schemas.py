@@ -21,6 +21,19 @@ MAX_CODE_BYTES = 256 * 1024
 MAX_VERSION = 2**31 - 1
 
 
+# A new snippet's settings where its body sets none.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "inputFields": [],
+    "outputFields": {},
+    "secrets": [],
+    "timeoutSeconds": None,
+    "memoryMb": None,
+    "allowedHosts": None,
+    "mode": "sync",
+    "writeBack": None,
+}
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -93,19 +106,7 @@ class TestRun(_Body):
 
 def normalize_settings(body: SnippetSettings, base: dict[str, Any] | None = None) -> dict[str, Any]:
     """The stored settings: `base` (the current version's) overlaid with what `body` sets."""
-    settings: dict[str, Any] = dict(
-        base
-        or {
-            "inputFields": [],
-            "outputFields": {},
-            "secrets": [],
-            "timeoutSeconds": None,
-            "memoryMb": None,
-            "allowedHosts": None,
-            "mode": "sync",
-            "writeBack": None,
-        }
-    )
+    settings: dict[str, Any] = dict(base or DEFAULT_SETTINGS)
     for key in body.model_fields_set - {"name", "code"}:
         value = getattr(body, key)
         if key == "inputFields" and value is not None:

@@ -22,19 +22,12 @@ from typing import Any
 
 import httpx
 
+from runtime.api.schemas import DEFAULT_SETTINGS
+
 MANIFEST = "manifest.json"
 DEFAULT_URL = "http://127.0.0.1:8000"
-# The service's defaults, sent for every setting a manifest entry leaves out.
-_DEFAULT_SETTINGS: dict[str, Any] = {
-    "inputFields": [],
-    "outputFields": {},
-    "secrets": [],
-    "timeoutSeconds": None,
-    "memoryMb": None,
-    "allowedHosts": None,
-    "mode": "sync",
-    "writeBack": None,
-}
+# DEFAULT_SETTINGS (the service's) are sent for every setting a manifest entry leaves out.
+
 # Keys a manifest entry may hold besides the settings; they stay local.
 _LOCAL_KEYS = {"name", "file", "events", "description"}
 
@@ -122,17 +115,17 @@ def _entry(folder: Path, index: int, item: Any) -> Entry:
         raise UsageError(f"{where} needs a 'name'")
     if not isinstance(file, str) or not file:
         raise UsageError(f"{where} ({name}) needs a 'file'")
-    unknown = sorted(set(item) - _LOCAL_KEYS - set(_DEFAULT_SETTINGS))
+    unknown = sorted(set(item) - _LOCAL_KEYS - set(DEFAULT_SETTINGS))
     if unknown:
         raise UsageError(
-            f"{where} ({name}) has unknown keys {unknown}; settings are {sorted(_DEFAULT_SETTINGS)}"
+            f"{where} ({name}) has unknown keys {unknown}; settings are {sorted(DEFAULT_SETTINGS)}"
         )
     source = folder / file
     try:
         code = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{where} ({name}): cannot read {str(source)!r}: {exc}") from None
-    settings = {key: item.get(key, default) for key, default in _DEFAULT_SETTINGS.items()}
+    settings = {key: item.get(key, default) for key, default in DEFAULT_SETTINGS.items()}
     return Entry(name=name, file=source, code=code, settings=settings)
 
 
