@@ -27,7 +27,6 @@ from runtime.api.schemas import DEFAULT_SETTINGS
 MANIFEST = "manifest.json"
 DEFAULT_URL = "http://127.0.0.1:8000"
 # DEFAULT_SETTINGS (the service's) are sent for every setting a manifest entry leaves out.
-
 # Keys a manifest entry may hold besides the settings; they stay local.
 _LOCAL_KEYS = {"name", "file", "events", "description"}
 
