@@ -116,6 +116,41 @@ ATTACKS = [
         "thread",
     ),
     (
+        "gc-scan-for-other-secrets",
+        "import gc\ndef main(event):\n    return [o for o in gc.get_objects() if isinstance(o, str)]\n",
+        None,
+        {ExecutionStatus.ERROR},
+        "module 'gc' is not available",
+    ),
+    (
+        "subprocess",
+        "import subprocess\ndef main(event):\n    return subprocess.check_output(['id'])\n",
+        None,
+        {ExecutionStatus.ERROR},
+        "module 'subprocess' is not available",
+    ),
+    (
+        "raw-socket",
+        "import socket\ndef main(event):\n    return socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n",
+        None,
+        {ExecutionStatus.ERROR},
+        "module 'socket' is not available",
+    ),
+    (
+        "read-a-host-file",
+        "def main(event):\n    return open('/etc/passwd').read()\n",
+        None,
+        {ExecutionStatus.ERROR},
+        "name 'open' is not defined",
+    ),
+    (
+        "host-environment",
+        "import os\ndef main(event):\n    return os.environ['PATH']\n",
+        None,
+        {ExecutionStatus.ERROR},
+        "keyerror",
+    ),
+    (
         "process-pool",
         "from concurrent.futures import ProcessPoolExecutor\n"
         "def main(event):\n"
