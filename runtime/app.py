@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from runtime import logs
+from runtime import logs, ui
 from runtime.api import errors, guards
 from runtime.api.deps import AppState
-from runtime.api.routes import audit, executions, hooks, ops, snippets, stats, tokens
+from runtime.api.routes import audit, console, executions, hooks, ops, snippets, stats, tokens
 from runtime.api.routes import secrets as secret_routes
 from runtime.config import Settings
 from runtime.db import (
@@ -21,6 +21,7 @@ from runtime.db import (
     is_up_to_date,
     upgrade,
 )
+from runtime.queue import start_for_serve
 from runtime.retention import Pruner
 from runtime.secrets import keyring_for
 from sandbox import Executor
@@ -57,11 +58,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             max_in_flight=settings.max_hooks_in_flight,
             keyring=keyring,
         )
+        # Async runs and deliveries: RQ workers when Redis is set, else threads of this process.
+        work = start_for_serve(app.state.codehook)
+        app.state.codehook.queue = work.queue
         pruner = Pruner(sessions, retention_days=settings.execution_retention_days).start()
         try:
             yield
         finally:
             pruner.stop()
+            work.close()
             executor.close()
             engine.dispose()
 
@@ -76,8 +81,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.add_middleware(guards.RefuseNulInUrl)
     app.add_middleware(logs.RequestContext)
     # stats before executions: /v1/executions/stats is not an execution id.
-    for module in (hooks, snippets, stats, executions, ops, secret_routes, tokens, audit):
+    for module in (hooks, console, snippets, stats, executions, ops, secret_routes, tokens, audit):
         app.include_router(module.router)
+    ui.mount(app)
     return app
 
 

@@ -47,6 +47,24 @@ class Settings(BaseSettings):
     # Hook calls admitted at once (running or waiting); more are answered 503 straight away.
     max_hooks_in_flight: int = Field(default=64, ge=1)
 
+    # Async snippets (run on the queue) may run this long at most.
+    max_async_timeout_seconds: float = Field(default=900.0, gt=0, le=86400)
+    # Embedded queue (no REDIS_URL): async runs and deliveries the serve process does at once.
+    embedded_concurrency: int = Field(default=2, ge=1, le=64)
+    # HubSpot API budget per portal, shared by every worker when Redis is there.
+    hubspot_rate_limit: int = Field(default=190, ge=1)
+    hubspot_rate_window_seconds: float = Field(default=10.0, gt=0)
+    # Callback and write-back retries: exponential back-off with jitter within a window.
+    retry_base_seconds: float = Field(default=5.0, gt=0)
+    retry_max_delay_seconds: float = Field(default=3600.0, gt=0)
+    retry_window_seconds: float = Field(default=3 * 24 * 3600.0, gt=0)
+    # A queued run whose worker stops renewing its lease this long is taken to be lost.
+    worker_lease_seconds: float = Field(default=30.0, ge=1)
+    # Runs of one execution at most (worker deaths and snippet rate limits count).
+    max_run_attempts: int = Field(default=5, ge=1)
+    # How often due work (retries, lost jobs, expired leases) is looked for.
+    sweep_interval_seconds: float = Field(default=1.0, gt=0)
+
     execution_retention_days: int = 30
     # Accept unauthenticated hook calls; for local development only.
     dev_allow_unauthenticated_hooks: bool = False

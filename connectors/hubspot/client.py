@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
     "api_error_status",
     "make_client",
+    "object_type_path",
     "retry_after_seconds",
     "update_object",
 ]
@@ -26,6 +27,23 @@ def make_client(*, access_token: str, base_url: str) -> HubSpot:
     # Each API package builds its own Configuration from the client's config keys; `host` is a
     # Configuration property that replaces the default https://api.hubapi.com for all of them.
     return HubSpot(access_token=access_token, host=base_url.rstrip("/"))
+
+
+# The objectType a workflow sends (CONTACT) -> the name the CRM objects API takes in its path.
+_OBJECT_PATHS = {
+    "CONTACT": "contacts",
+    "COMPANY": "companies",
+    "DEAL": "deals",
+    "TICKET": "tickets",
+    "LINE_ITEM": "line_items",
+    "PRODUCT": "products",
+    "QUOTE": "quotes",
+}
+
+
+def object_type_path(object_type: str) -> str:
+    """`CONTACT` -> `contacts`; other names (`2-1234`, `p_cars`, `deals`) are used as given."""
+    return _OBJECT_PATHS.get(object_type.upper(), object_type)
 
 
 def update_object(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -16,7 +16,11 @@ from runtime.api.strict_json import loads_strict
 from runtime.auth import Role, TokenInfo, require, verify_bearer
 from runtime.config import Settings
 from runtime.secrets import Keyring
+from runtime.ui.session import SESSION_COOKIE, cookie_caller
 from sandbox import Executor, Limits
+
+if TYPE_CHECKING:
+    from runtime.queue import TaskQueue
 
 
 @dataclass
@@ -29,6 +33,8 @@ class AppState:
     max_in_flight: int
     # The master keys for granted secrets (runtime/secrets); loaded after the sandbox zygote.
     keyring: Keyring | None = None
+    # Where async runs and deliveries go (runtime/queue); None only in a bare state.
+    queue: TaskQueue | None = None
     _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -50,11 +56,16 @@ class AppState:
     def limits_for(self, settings: dict[str, object]) -> Limits:
         """A version's limits, its own overrides capped by the server's settings."""
         s = self.settings
+        cap = (
+            s.max_async_timeout_seconds
+            if settings.get("mode") == "async"
+            else s.max_timeout_seconds
+        )
         timeout = settings.get("timeoutSeconds") or s.default_timeout_seconds
         memory = settings.get("memoryMb") or s.default_memory_mb
         assert isinstance(timeout, int | float) and isinstance(memory, int)
         return Limits(
-            timeout_seconds=min(float(timeout), s.max_timeout_seconds),
+            timeout_seconds=min(float(timeout), cap),
             memory_mb=min(memory, s.max_memory_mb),
             log_bytes=s.log_bytes,
             output_bytes=s.output_bytes,
@@ -82,7 +93,11 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def caller(request: Request, session: SessionDep) -> TokenInfo | None:
-    return verify_bearer(session, request.headers.get("authorization"))
+    """The Bearer token's caller; without that header, the console's session cookie (+ CSRF)."""
+    header = request.headers.get("authorization")
+    if header is None and SESSION_COOKIE in request.cookies:
+        return cookie_caller(request, session)
+    return verify_bearer(session, header)
 
 
 def role(required: Role) -> Callable[..., TokenInfo]:

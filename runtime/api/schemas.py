@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from runtime.db import Execution, Snippet, SnippetVersion
+from runtime.hooks.response import block_response
 from sandbox.outputs import parse_output_fields
 
 SNIPPET_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -48,6 +49,8 @@ class WriteBack(_Body):
 
     properties: dict[FieldName, Annotated[str, StringConstraints(min_length=1, max_length=100)]]
     objectType: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    # A secret holding the HubSpot token for this snippet's CRM writes and callbacks.
+    tokenSecret: SecretName | None = None
 
 
 class SnippetSettings(_Body):
@@ -61,11 +64,20 @@ class SnippetSettings(_Body):
     allowedHosts: list[str] | None = None
     mode: Literal["sync", "async"] | None = None
     writeBack: WriteBack | None = None
+    # How long HubSpot holds the workflow for an async snippet's callback (ISO 8601).
+    expirationDuration: Annotated[str, StringConstraints(max_length=32)] | None = None
 
     @field_validator("outputFields")
     @classmethod
     def _output_types(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         parse_output_fields(value)  # raises ValueError quoting the bad declaration
+        return value
+
+    @field_validator("expirationDuration")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            block_response(value)  # raises ValueError quoting the value
         return value
 
     @field_validator("allowedHosts")
@@ -171,6 +183,10 @@ def execution_view(execution: Execution, *, full: bool = True) -> dict[str, Any]
         "finishedAt": execution.finished_at.isoformat() if execution.finished_at else None,
         "writeBack": execution.writeback,
         "callback": execution.callback,
+        "delivery": execution.delivery,
+        "nextAttemptAt": execution.next_attempt_at.isoformat()
+        if execution.next_attempt_at
+        else None,
     }
     if full:
         view["event"] = execution.event

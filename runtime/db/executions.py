@@ -14,7 +14,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from runtime.db import search
 from runtime.db.engine import begin_write
 from runtime.db.exceptions import InvalidCursor
-from runtime.db.models import Execution, ExecutionStatus, Snippet, utcnow
+from runtime.db.models import DeliveryStatus, Execution, ExecutionStatus, Snippet, utcnow
 from runtime.db.pagination import DEFAULT_LIMIT, Page, clamp_limit, decode_cursor, page_of
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -134,9 +134,15 @@ def finish_execution(
     duration_ms: float | None = None,
     cpu_ms: float | None = None,
     memory_kb: int | None = None,
+    writeback: dict[str, Any] | None = None,
+    callback: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Execution:
-    """Record the outcome of the current attempt (outputs, logs and error already redacted)."""
+    """Record the outcome of the current attempt (outputs, logs and error already redacted).
+
+    A `writeback` or `callback` to deliver is stored in the same transaction, due at once,
+    so a process that dies right after cannot lose it.
+    """
     now = now or utcnow()
     begin_write(session)
     session.refresh(execution)
@@ -149,6 +155,13 @@ def finish_execution(
     execution.cpu_ms = cpu_ms
     execution.memory_kb = memory_kb
     execution.finished_at = now
+    execution.lease_until = None
+    execution.next_attempt_at = None
+    if writeback is not None or callback is not None:
+        execution.writeback = writeback if writeback is not None else execution.writeback
+        execution.callback = callback if callback is not None else execution.callback
+        execution.delivery = DeliveryStatus.PENDING.value
+        execution.next_attempt_at = now
     *earlier, current = execution.attempt_log or [_attempt_entry(execution.attempts, status, now)]
     current = {
         **current,

@@ -60,6 +60,15 @@ _NOT_FINAL = frozenset(
 )
 
 
+class DeliveryStatus(StrEnum):
+    """What is left to send to HubSpot (write-back, callback) after a final run."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    CALLBACK_FAILED = "callback_failed"
+    WRITEBACK_FAILED = "writeback_failed"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -191,6 +200,7 @@ class Execution(Base):
         Index("ix_executions_snippet_name_created_at", "snippet_name", "created_at"),
         Index("ix_executions_status_created_at", "status", "created_at"),
         Index("ix_executions_object_id_created_at", "object_id", "created_at"),
+        Index("ix_executions_delivery", "delivery"),
     )
 
     # Time-ordered (ULID form), so ids sort roughly by creation.
@@ -218,6 +228,11 @@ class Execution(Base):
     # Room for the queue/CRM issues: write-back and HubSpot callback delivery state.
     writeback: Mapped[dict[str, Any] | None]
     callback: Mapped[dict[str, Any] | None]
+    # A DeliveryStatus value; None when there is nothing to deliver.
+    delivery: Mapped[str | None] = mapped_column(String(32))
+    # Queue work: when the next run or delivery pass is due, and until when a worker holds it.
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,17 +19,21 @@ from runtime.db import Execution, ExecutionStatus, Snippet, SnippetNotFound
 from runtime.db import executions as records
 from runtime.db import snippets as store
 from runtime.db.models import utcnow
+from runtime.hooks.accept import accept_async
 from runtime.hooks.exceptions import PayloadError
 from runtime.hooks.payload import HookEvent, parse_hook_payload
+from runtime.hooks.record import recorded_result, writeback_for
 from runtime.hooks.response import HookResponse, hook_response, overloaded_response
 from runtime.hooks.run import execute
 from runtime.metrics import EXECUTION_SECONDS, EXECUTIONS, HOOK_REJECTED
+from runtime.queue import QueueUnavailable, Task
 from runtime.secrets import granted
-from sandbox import ErrorInfo, ExecutionResult, ExecutorBusy, Redactor
-from sandbox import ExecutionStatus as RunStatus
+from sandbox import ExecutionResult, ExecutorBusy, Redactor
 
 if TYPE_CHECKING:
     from runtime.api.deps import AppState
+
+log = logging.getLogger("codehook.hooks")
 
 MAX_BODY_BYTES = 1024 * 1024
 # A "running" attempt older than the longest possible run plus this is taken to be abandoned.
@@ -59,6 +64,18 @@ def _handle(state: AppState, request: Request, body: bytes, name: str) -> HookRe
         call = _Call(name, hook, _idempotency_key(hook, request))
         version = snippet.current
         secrets = granted(session, version.settings.get("secrets") or [], state.keyring)
+        if version.settings.get("mode") == "async":
+            return accept_async(
+                state,
+                session,
+                snippet=snippet,
+                version=version.number,
+                version_settings=version.settings,
+                hook=hook,
+                idempotency_key=call.idempotency_key,
+                redactor=Redactor(secrets),
+                base_url=state.settings.public_url or str(request.base_url),
+            )
         execution, replay = _claim(state, session, snippet, version.number, call, Redactor(secrets))
         if replay is not None:
             return replay
@@ -72,7 +89,10 @@ def _handle(state: AppState, request: Request, body: bytes, name: str) -> HookRe
             _record_rejected(session, execution, exc)
             raise
         response = hook_response(result)
-        _record(session, execution, result, response)
+        writeback = writeback_for(version.settings, hook.event, result)
+        _record(session, execution, result, response, writeback)
+        if writeback is not None:
+            _queue_delivery(state, execution.id)
         return response
 
 
@@ -109,7 +129,7 @@ def _claim(
     if is_new:
         return execution, None
     if execution.status.is_final:
-        return execution, hook_response(_recorded_result(execution))
+        return execution, hook_response(recorded_result(execution))
     # The last attempt ended in 429/503, or its process died mid-run (still "running" long
     # after any run could last): HubSpot's retry is a further attempt.
     longest = timedelta(seconds=state.settings.max_timeout_seconds + ABANDONED_AFTER_SECONDS)
@@ -120,7 +140,11 @@ def _claim(
 
 
 def _record(
-    session: Session, execution: Execution, result: ExecutionResult, response: HookResponse
+    session: Session,
+    execution: Execution,
+    result: ExecutionResult,
+    response: HookResponse,
+    writeback: dict[str, Any] | None = None,
 ) -> None:
     status = (
         ExecutionStatus.RATE_LIMITED
@@ -139,9 +163,20 @@ def _record(
         duration_ms=result.duration_ms,
         cpu_ms=result.cpu_ms,
         memory_kb=result.memory_kb,
+        writeback=writeback,
     )
     EXECUTIONS.labels(execution.snippet_name, status.value).inc()
     EXECUTION_SECONDS.labels(execution.snippet_name).observe(result.duration_ms / 1000)
+
+
+def _queue_delivery(state: AppState, execution_id: str) -> None:
+    """The write-back goes out on the queue; if it is down, the sweeper sends it later."""
+    if state.queue is None:
+        return
+    try:
+        state.queue.enqueue(Task("deliver", execution_id))
+    except QueueUnavailable as exc:
+        log.warning("write-back of %s waits for the queue: %s", execution_id, exc)
 
 
 def _record_rejected(session: Session, execution: Execution, cause: Exception) -> None:
@@ -231,15 +266,6 @@ def _public_uri(state: AppState, request: Request) -> str:
         query = f"?{request.url.query}" if request.url.query else ""
         return state.settings.public_url.rstrip("/") + request.url.path + query
     return str(request.url)
-
-
-def _recorded_result(execution: Execution) -> ExecutionResult:
-    error = execution.error
-    return ExecutionResult(
-        status=RunStatus(execution.status.value),
-        output_fields=execution.output_fields,
-        error=ErrorInfo(**error) if error else None,
-    )
 
 
 def _in_progress() -> HookResponse:

@@ -52,8 +52,12 @@ def execute(
     event: dict[str, Any],
     *,
     secrets: dict[str, str],
+    wait_seconds: float | None = None,
 ) -> ExecutionResult:
-    """Run the version's code in the sandbox; ExecutorBusy when no slot frees up in time."""
+    """Run the version's code in the sandbox; ExecutorBusy when no slot frees up in time.
+
+    `wait_seconds` bounds the wait for a sandbox slot (default: the server's setting).
+    """
     early = missing_inputs(version.settings, event)
     if early is not None:
         return early
@@ -64,7 +68,7 @@ def execute(
         limits=state.limits_for(version.settings),
         output_types=version.settings.get("outputFields") or None,
         egress=egress_for(state.settings, version.settings),
-        wait_seconds=state.settings.executor_wait_seconds,
+        wait_seconds=state.settings.executor_wait_seconds if wait_seconds is None else wait_seconds,
     )
     return _encodable_error(result)
 

@@ -225,11 +225,13 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(connectors.hubspot.__all__) == [
         "HubSpotError",
         "SignatureError",
+        "TokenBucket",
         "api_error_status",
         "complete_callback",
         "complete_callbacks",
         "has_signature",
         "make_client",
+        "object_type_path",
         "retry_after_seconds",
         "update_object",
         "verify_request",

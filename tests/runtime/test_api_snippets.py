@@ -194,16 +194,27 @@ def test_dry_run_reports_errors_with_line(shared_server: LiveServer) -> None:
     assert result["wouldWrite"] is None
 
 
-def test_async_mode_is_refused_until_the_queue_exists(shared_server: LiveServer) -> None:
-    """mode: async answers 422 saying async needs the queue; nothing is created."""
+def test_async_mode_gets_the_longer_async_timeout_cap(shared_server: LiveServer) -> None:
+    """mode: async may set timeoutSeconds up to the async cap (15 min); sync stays at its cap."""
     editor = shared_server.client(Role.EDITOR)
 
-    response = editor.post("/v1/snippets", json={"name": "later", "code": V1, "mode": "async"})
+    sync = editor.post(
+        "/v1/snippets", json={"name": "long-sync", "code": V1, "timeoutSeconds": 600}
+    )
+    created = editor.post(
+        "/v1/snippets",
+        json={"name": "long-async", "code": V1, "mode": "async", "timeoutSeconds": 600},
+    )
+    too_long = editor.post(
+        "/v1/snippets",
+        json={"name": "too-long", "code": V1, "mode": "async", "timeoutSeconds": 901},
+    )
 
-    assert response.status_code == 422
-    assert "async" in response.json()["error"]["message"]
-    assert "sync" in response.json()["error"]["message"]
-    assert editor.get("/v1/snippets/later").status_code == 404
+    assert sync.status_code == 422
+    assert created.status_code == 201, created.text
+    assert created.json()["mode"] == "async" and created.json()["timeoutSeconds"] == 600
+    assert too_long.status_code == 422
+    assert "900 for async snippets, got 901" in too_long.json()["error"]["message"]
 
 
 def test_compile_error_is_422_with_every_issue_located(shared_server: LiveServer) -> None:

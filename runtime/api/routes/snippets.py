@@ -55,21 +55,18 @@ def _check(state: StateDep, code: str, settings: dict[str, Any]) -> None:
         )
     caps = state.settings
     timeout, memory = settings.get("timeoutSeconds"), settings.get("memoryMb")
-    if timeout is not None and timeout > caps.max_timeout_seconds:
+    is_async = settings.get("mode") == "async"
+    cap = caps.max_async_timeout_seconds if is_async else caps.max_timeout_seconds
+    if timeout is not None and timeout > cap:
         raise ApiError(
             422,
             "invalid",
-            f"timeoutSeconds must be between 1 and {caps.max_timeout_seconds:g}, got {timeout!r}",
+            f"timeoutSeconds must be between 1 and {cap:g}"
+            f"{' for async snippets' if is_async else ''}, got {timeout!r}",
         )
     if memory is not None and memory > caps.max_memory_mb:
         raise ApiError(
             422, "invalid", f"memoryMb must be between 8 and {caps.max_memory_mb}, got {memory!r}"
-        )
-    if settings.get("mode") == "async":
-        raise ApiError(
-            422,
-            "unsupported",
-            "mode 'async' needs the queue, which this version of Codehook does not run yet; use 'sync'",
         )
     outputs = set(settings.get("outputFields") or {})
     write_back = settings.get("writeBack") or {}
@@ -79,6 +76,7 @@ def _check(state: StateDep, code: str, settings: dict[str, Any]) -> None:
             422, "invalid", f"writeBack names output fields that are not declared: {unknown}"
         )
     check_grants(state, settings.get("secrets"))
+    check_grants(state, [write_back["tokenSecret"]] if write_back.get("tokenSecret") else None)
 
 
 def _view(state: StateDep, request: Request, snippet: Snippet, token_role: Role) -> dict[str, Any]:
