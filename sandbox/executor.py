@@ -132,6 +132,9 @@ class Executor:
             target=self._read_control, args=(parent,), name="codehook-zygote", daemon=True
         ).start()
         log.info("sandbox zygote started", extra={"zygote": ready})
+        if ready.get("warnings"):
+            # Loud at start: otherwise a weaker sandbox shows only in each execution's warnings.
+            log.warning("sandbox layers unavailable: %s", "; ".join(ready["warnings"]))
 
     def _stop_zygote(self) -> None:
         if self._ctrl is not None:

@@ -112,12 +112,29 @@ class Zygote:
             self.hooks.prepare()
         self.workdir = tempfile.mkdtemp(prefix="codehook-sandbox-")
         os.chmod(self.workdir, 0o555)  # noqa: S103 - empty and read-only: the child's cwd
+        self.warnings = self._probe()
         self.children: dict[int, int] = {}  # pid -> execution id
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self._wake_w)
+
+    def _probe(self) -> list[str]:
+        """Confine a throwaway child as every child will be; report each layer the host refuses."""
+        refused: list[str] = []
+        if self.uid_base is not None and not _has_capability(_CAP_KILL):
+            # Killing a child of another uid at its time limit needs CAP_KILL.
+            refused.append("uid switch off: no CAP_KILL to stop children of another uid")
+            self.uid_base = None
+        warnings = _confine_probe(self.uid_base, self.workdir)
+        if self.uid_base is not None and any(w.startswith("uid switch") for w in warnings):
+            refused += warnings  # degrade to the service's uid rather than fail every run
+            self.uid_base = None
+            warnings = _confine_probe(None, self.workdir)
+        elif self.uid_base is None and os.geteuid() != 0:
+            warnings.append(f"not root: children keep the service's uid {os.geteuid()}")
+        return warnings + refused
 
     def send(self, message: dict[str, Any]) -> None:
         self.ctrl.send(json.dumps(message).encode())
@@ -207,6 +224,38 @@ class Zygote:
             os.rmdir(self.workdir)
 
 
+_CAP_KILL = 5
+
+
+def _has_capability(bit: int) -> bool:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> bit & 1)
+    return False
+
+
+def _confine_probe(uid: int | None, workdir: str) -> list[str]:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        found = ["the confinement probe failed"]
+        try:
+            from sandbox import confine
+
+            found = confine.drop_privileges(uid=uid, gid=uid, workdir=workdir, max_threads=4)
+        except OSError as exc:
+            found = [f"uid switch to {uid} failed: {exc.strerror} (needs CAP_SETUID, CAP_SETGID)"]
+        finally:
+            os.write(write_fd, json.dumps(found).encode())
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as reader:
+        data = reader.read()
+    os.waitpid(pid, 0)
+    return list(json.loads(data)) if data else ["the confinement probe crashed"]
+
+
 def main(argv: list[str]) -> int:
     ctrl = socket.socket(fileno=int(argv[1]))
     config = json.loads(argv[2])
@@ -219,6 +268,7 @@ def main(argv: list[str]) -> int:
             "rss_kb": _rss_kb(),
             "modules": len(sys.modules),
             "preload_ms": (time.perf_counter() - started) * 1000,
+            "warnings": zygote.warnings,
         }
     )
     zygote.serve()

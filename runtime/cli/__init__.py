@@ -6,9 +6,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from runtime.cli import audit, logs, prune, run, secrets, serve, snippets, token, worker
+from runtime.cli import (
+    audit,
+    logs,
+    migrate,
+    prune,
+    run,
+    secrets,
+    serve,
+    snippets,
+    token,
+    worker,
+)
 
-_COMMANDS = [serve, worker, run, token, snippets, secrets, audit, logs, prune]
+_COMMANDS = [serve, worker, migrate, run, token, snippets, secrets, audit, logs, prune]
 
 
 def build_parser() -> argparse.ArgumentParser:
