@@ -39,8 +39,8 @@ def test_sticky_key_gives_a_contact_the_same_variant_every_time(service: Service
 
 
 def test_random_variants_are_uniform_across_executions(executor: Executor) -> None:
-    """Over 1,000 separate executions each variant gets about 25 % (chi-square, p = 0.001)."""
-    total = 1000
+    """Over 4,000 separate executions each variant gets about 25 % (chi-square, p = 0.001)."""
+    total = 4000
 
     def run(_: int) -> int:
         result = executor.run(CODE, {"inputFields": {}}, output_types={"variant": "number"})
