@@ -22,13 +22,13 @@ from runtime.db.models import utcnow
 from runtime.hooks.accept import accept_async
 from runtime.hooks.exceptions import PayloadError
 from runtime.hooks.payload import HookEvent, parse_hook_payload
-from runtime.hooks.record import recorded_result, writeback_for
+from runtime.hooks.record import finish, recorded_result, writeback_for
 from runtime.hooks.response import HookResponse, hook_response, overloaded_response
 from runtime.hooks.run import execute
-from runtime.metrics import EXECUTION_SECONDS, EXECUTIONS, HOOK_REJECTED
+from runtime.metrics import EXECUTIONS, HOOK_REJECTED
 from runtime.queue import QueueUnavailable, Task
 from runtime.secrets import granted
-from sandbox import ExecutionResult, ExecutorBusy, Redactor
+from sandbox import ExecutorBusy, Redactor
 
 if TYPE_CHECKING:
     from runtime.api.deps import AppState
@@ -90,7 +90,7 @@ def _handle(state: AppState, request: Request, body: bytes, name: str) -> HookRe
             raise
         response = hook_response(result)
         writeback = writeback_for(version.settings, hook.event, result)
-        _record(session, execution, result, response, writeback)
+        finish(session, execution, result, response, writeback=writeback)
         if writeback is not None:
             _queue_delivery(state, execution.id)
         return response
@@ -137,36 +137,6 @@ def _claim(
         session, execution=execution, version=version, abandoned_before=utcnow() - longest
     )
     return execution, None if claimed else _in_progress()
-
-
-def _record(
-    session: Session,
-    execution: Execution,
-    result: ExecutionResult,
-    response: HookResponse,
-    writeback: dict[str, Any] | None = None,
-) -> None:
-    status = (
-        ExecutionStatus.RATE_LIMITED
-        if result.rate_limited
-        else ExecutionStatus(result.status.value)
-    )
-    records.finish_execution(
-        session,
-        execution=execution,
-        status=status,
-        hs_execution_state=response.body.get("outputFields", {}).get("hs_execution_state"),
-        output_fields=result.output_fields,
-        # A snippet may print NUL, which PostgreSQL text cannot hold.
-        logs=result.logs.replace("\x00", "\ufffd"),
-        error=result.error.to_dict() if result.error else None,
-        duration_ms=result.duration_ms,
-        cpu_ms=result.cpu_ms,
-        memory_kb=result.memory_kb,
-        writeback=writeback,
-    )
-    EXECUTIONS.labels(execution.snippet_name, status.value).inc()
-    EXECUTION_SECONDS.labels(execution.snippet_name).observe(result.duration_ms / 1000)
 
 
 def _queue_delivery(state: AppState, execution_id: str) -> None:

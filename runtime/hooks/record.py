@@ -4,11 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.db import Execution
-from runtime.hooks.response import hook_response
+from sqlalchemy.orm import Session
+
+from runtime.db import Execution, ExecutionStatus
+from runtime.db import executions as records
+from runtime.hooks.response import HookResponse, hook_response
 from runtime.hooks.run import would_write
+from runtime.metrics import EXECUTION_SECONDS, EXECUTIONS
 from sandbox import ErrorInfo, ExecutionResult
 from sandbox import ExecutionStatus as RunStatus
+
+
+def finish(
+    session: Session,
+    execution: Execution,
+    result: ExecutionResult,
+    response: HookResponse,
+    *,
+    writeback: dict[str, Any] | None = None,
+    callback: dict[str, Any] | None = None,
+) -> Execution:
+    """Record a run's outcome (final, or rate-limited) and count it in the metrics."""
+    status = (
+        ExecutionStatus.RATE_LIMITED
+        if result.rate_limited
+        else ExecutionStatus(result.status.value)
+    )
+    finished = records.finish_execution(
+        session,
+        execution=execution,
+        status=status,
+        hs_execution_state=response.body.get("outputFields", {}).get("hs_execution_state"),
+        output_fields=result.output_fields,
+        # A snippet may print NUL, which PostgreSQL text cannot hold.
+        logs=result.logs.replace("\x00", "\ufffd"),
+        error=result.error.to_dict() if result.error else None,
+        duration_ms=result.duration_ms,
+        cpu_ms=result.cpu_ms,
+        memory_kb=result.memory_kb,
+        writeback=writeback,
+        callback=callback,
+    )
+    EXECUTIONS.labels(execution.snippet_name, status.value).inc()
+    EXECUTION_SECONDS.labels(execution.snippet_name).observe(result.duration_ms / 1000)
+    return finished
 
 
 def recorded_result(execution: Execution) -> ExecutionResult:

@@ -9,15 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from runtime.db import ExecutionStatus, Snippet, work
-from runtime.db import executions as records
+from runtime.db import Snippet, work
 from runtime.db import snippets as store
 from runtime.db.models import Execution, utcnow
 from runtime.delivery import Deliverer, Delivery
-from runtime.hooks.record import callback_for, writeback_for
+from runtime.hooks.record import callback_for, finish, writeback_for
 from runtime.hooks.response import hook_response
 from runtime.hooks.run import execute
-from runtime.metrics import EXECUTION_SECONDS, EXECUTIONS
 from runtime.queue.exceptions import QueueUnavailable
 from runtime.queue.task import Task, TaskQueue
 from runtime.secrets import granted
@@ -166,28 +164,18 @@ class Jobs:
     def _finish(
         self, execution: Execution, version_settings: dict[str, Any], result: ExecutionResult
     ) -> None:
-        response = hook_response(result)
-        status = ExecutionStatus(result.status.value)
         event = execution.event or {}
         with self.state.sessions() as session:
             current = session.get(Execution, execution.id)
             assert current is not None, "executions are never deleted while queued"
-            finished = records.finish_execution(
+            finished = finish(
                 session,
-                execution=current,
-                status=status,
-                hs_execution_state=response.body.get("outputFields", {}).get("hs_execution_state"),
-                output_fields=result.output_fields,
-                logs=result.logs.replace("\x00", "\ufffd"),
-                error=result.error.to_dict() if result.error else None,
-                duration_ms=result.duration_ms,
-                cpu_ms=result.cpu_ms,
-                memory_kb=result.memory_kb,
+                current,
+                result,
+                hook_response(result),
                 writeback=writeback_for(version_settings, event, result),
                 callback=callback_for(version_settings, execution, result),
             )
-        EXECUTIONS.labels(execution.snippet_name, status.value).inc()
-        EXECUTION_SECONDS.labels(execution.snippet_name).observe(result.duration_ms / 1000)
         if finished.delivery is not None:
             self.deliverer.submit(finished.id)
 
