@@ -11,11 +11,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import redis
 
-from runtime.auth import Role
 from tests.runtime.live import LiveServer, free_port
 
 T = TypeVar("T")
@@ -39,20 +38,6 @@ def wait_for(check: Callable[[], T | None], *, timeout: float = 30, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
-
-
-def execution(server: LiveServer, execution_id: str) -> dict[str, Any]:
-    response = server.client(Role.VIEWER).get(f"/v1/executions/{execution_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def executions(server: LiveServer, snippet: str) -> list[dict[str, Any]]:
-    response = server.client(Role.VIEWER).get("/v1/executions", params={"snippet": snippet})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
 
 
 def worker_env(server: LiveServer, **extra: str) -> dict[str, str]:

@@ -12,8 +12,8 @@ from runtime.db import executions as records
 from runtime.db import snippets as store
 from runtime.db.models import ExecutionStatus
 from tests.fakes.hubspot import FakeHubSpot, Scripted
-from tests.queue.support import execution, wait_for
-from tests.runtime.live import ServerFactory, action_payload
+from tests.queue.support import wait_for
+from tests.runtime.live import ServerFactory, action_payload, execution
 
 SCORE = """\
 def main(event):

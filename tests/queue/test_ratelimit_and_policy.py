@@ -10,8 +10,8 @@ from connectors.hubspot import TokenBucket
 from runtime.delivery import Failure, RetryPolicy
 from runtime.delivery.policy import record_failure
 from tests.fakes.hubspot import FakeHubSpot, Scripted
-from tests.queue.support import execution, wait_for
-from tests.runtime.live import ServerFactory, action_payload
+from tests.queue.support import wait_for
+from tests.runtime.live import ServerFactory, action_payload, execution
 
 
 def test_local_bucket_grants_capacity_then_says_how_long_to_wait() -> None:

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from runtime.auth import Role
 from tests.fakes.hubspot import FakeHubSpot
-from tests.queue.support import Workers, execution, executions, wait_for
-from tests.runtime.live import ServerFactory, action_payload
+from tests.queue.support import Workers, wait_for
+from tests.runtime.live import ServerFactory, action_payload, execution, executions
 
 SLOW = """\
 import time

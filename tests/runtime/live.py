@@ -82,6 +82,22 @@ class LiveServer:
 ServerFactory = Callable[..., LiveServer]
 
 
+def execution(server: LiveServer, execution_id: str) -> dict[str, Any]:
+    """One execution record, as a viewer sees it."""
+    response = server.client(Role.VIEWER).get(f"/v1/executions/{execution_id}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def executions(server: LiveServer, snippet: str) -> list[dict[str, Any]]:
+    """The first page of a snippet's executions, newest first."""
+    response = server.client(Role.VIEWER).get("/v1/executions", params={"snippet": snippet})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
 def v3_headers(
     uri: str, body: bytes, *, timestamp_ms: int | None = None, secret: str = CLIENT_SECRET
 ) -> dict[str, str]:

@@ -21,6 +21,8 @@ from tests.runtime.live import (
     LiveServer,
     ServerFactory,
     action_payload,
+    execution,
+    executions,
     v3_headers,
 )
 
@@ -38,20 +40,6 @@ def main(event):
 """
 
 
-def _execution(server: LiveServer, execution_id: str) -> dict[str, Any]:
-    response = server.client(Role.VIEWER).get(f"/v1/executions/{execution_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _executions(server: LiveServer, snippet: str) -> list[dict[str, Any]]:
-    response = server.client(Role.VIEWER).get("/v1/executions", params={"snippet": snippet})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
 def test_v3_signed_hook_answers_outputs_and_records_the_execution(server: LiveServer) -> None:
     """A v3-signed HubSpot call runs the snippet, answers SUCCESS and records everything."""
     server.create_snippet("greet", GREET)
@@ -67,8 +55,8 @@ def test_v3_signed_hook_answers_outputs_and_records_the_execution(server: LiveSe
             "hs_execution_state": "SUCCESS",
         }
     }
-    (listed,) = _executions(server, "greet")
-    record = _execution(server, listed["id"])
+    (listed,) = executions(server, "greet")
+    record = execution(server, listed["id"])
     assert record["status"] == "success"
     assert record["event"]["inputFields"] == {"email": "ada@example.com"}
     assert record["outputFields"] == {"greeting": "hello ada@example.com", "objectId": 614}
@@ -177,8 +165,8 @@ def test_send_a_webhook_payload_flattens_record_properties(server: LiveServer) -
         "type": "CONTACT",
         "hs_execution_state": "SUCCESS",
     }
-    (listed,) = _executions(server, "record-hook")
-    stored = _execution(server, listed["id"])
+    (listed,) = executions(server, "record-hook")
+    stored = execution(server, listed["id"])
     assert stored["event"]["inputFields"] == {"firstname": "Ada", "lastname": "Lovelace"}
     assert stored["objectId"] == "901" and stored["portalId"] == "62515"
 
@@ -218,9 +206,9 @@ def test_hook_replays_recorded_result_for_same_callback_id(server: LiveServer) -
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
     assert other.json() != first.json()
-    executions = _executions(server, "coin")
-    assert len(executions) == 2
-    assert all(e["attempts"] == 1 for e in executions)
+    runs = executions(server, "coin")
+    assert len(runs) == 2
+    assert all(e["attempts"] == 1 for e in runs)
 
 
 def test_idempotency_key_header_deduplicates_calls_without_callback_id(
@@ -238,7 +226,7 @@ def test_idempotency_key_header_deduplicates_calls_without_callback_id(
         return body
 
     assert call("key-1") == call("key-1") != call("key-2")
-    assert len(_executions(shared_server, "keyed")) == 2
+    assert len(executions(shared_server, "keyed")) == 2
 
 
 def test_timeout_answers_fail_continue_with_timeout_code(shared_server: LiveServer) -> None:
@@ -255,7 +243,7 @@ def test_timeout_answers_fail_continue_with_timeout_code(shared_server: LiveServ
     assert response.status_code == 200
     assert outputs["hs_execution_state"] == "FAIL_CONTINUE"
     assert outputs["errorCode"] == "TIMEOUT"
-    (record,) = _executions(shared_server, "spin")
+    (record,) = executions(shared_server, "spin")
     assert record["status"] == "timeout"
 
 
@@ -273,8 +261,8 @@ def test_snippet_error_answers_fail_continue_naming_the_line(shared_server: Live
     assert outputs["errorCode"] == "SNIPPET_ERROR"
     assert "ZeroDivisionError" in outputs["errorMessage"]
     assert "line 3" in outputs["errorMessage"]
-    (listed,) = _executions(shared_server, "broken")
-    record = _execution(shared_server, listed["id"])
+    (listed,) = executions(shared_server, "broken")
+    record = execution(shared_server, listed["id"])
     assert record["error"]["type"] == "ZeroDivisionError" and record["error"]["line"] == 3
 
 
@@ -330,7 +318,7 @@ def test_saturated_executor_answers_503_and_retry_runs_the_call(
         if response.status_code == 503:
             assert int(response.headers["Retry-After"]) >= 1
             assert response.json()["error"]["code"] == "overloaded"
-    recorded = {e["callbackId"]: e for e in _executions(server, "slow")}
+    recorded = {e["callbackId"]: e for e in executions(server, "slow")}
     assert set(recorded) == set(ids), "every call is recorded, none lost"
     assert all(recorded[cid]["status"] == "rejected" for cid in rejected)
 
@@ -338,11 +326,11 @@ def test_saturated_executor_answers_503_and_retry_runs_the_call(
         retried = server.call_hook("slow", action_payload(cid), token=token)
         assert retried.status_code == 200, retried.text
         assert retried.json()["outputFields"]["hs_execution_state"] == "SUCCESS"
-    after = {e["callbackId"]: e for e in _executions(server, "slow")}
+    after = {e["callbackId"]: e for e in executions(server, "slow")}
     assert all(
         after[cid]["attempts"] == 2 and after[cid]["status"] == "success" for cid in rejected
     )
-    record = _execution(server, after[rejected[0]]["id"])
+    record = execution(server, after[rejected[0]]["id"])
     assert [a["status"] for a in record["attemptLog"]] == ["rejected", "success"]
 
 
@@ -390,9 +378,9 @@ def test_crm_rate_limit_answers_429_and_retry_runs_again(make_server: ServerFact
     assert limited.json()["error"]["code"] == "rate_limited"
     assert retried.status_code == 200, retried.text
     assert retried.json()["outputFields"]["email"] == "ada@example.com"
-    (record,) = _executions(server, "crm-read")
+    (record,) = executions(server, "crm-read")
     assert record["attempts"] == 2 and record["status"] == "success"
-    assert [a["status"] for a in _execution(server, record["id"])["attemptLog"]] == [
+    assert [a["status"] for a in execution(server, record["id"])["attemptLog"]] == [
         "rate_limited",
         "success",
     ]
@@ -416,7 +404,7 @@ def test_concurrent_calls_with_one_callback_id_run_once(shared_server: LiveServe
     assert sorted(r.status_code for r in responses) == [200, 503]
     busy = next(r for r in responses if r.status_code == 503)
     assert busy.json()["error"]["code"] == "in_progress" and busy.headers["Retry-After"]
-    (record,) = _executions(shared_server, "once")
+    (record,) = executions(shared_server, "once")
     assert record["attempts"] == 1 and record["status"] == "success"
 
 
@@ -447,8 +435,8 @@ def test_attempt_abandoned_by_a_dead_process_is_run_again(server: LiveServer) ->
 
     assert response.status_code == 200, response.text
     assert response.json()["outputFields"]["hs_execution_state"] == "SUCCESS"
-    (listed,) = _executions(server, "orphan")
-    record = _execution(server, listed["id"])
+    (listed,) = executions(server, "orphan")
+    record = execution(server, listed["id"])
     assert record["attempts"] == 2 and record["status"] == "success"
 
 
